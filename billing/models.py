@@ -1,0 +1,232 @@
+"""Billing master data: industries, customer accounts, tariffs and bills as billed.
+
+Original bills are immutable (programme.md M8): relief is posted to the ledger, never by
+editing a bill.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class Category(models.TextChoices):
+    RESIDENTIAL = "residential", _("Residential")
+    GENERAL_COMMERCIAL = "general_commercial", _("General commercial and other")
+    LARGE_INDUSTRIAL = "large_industrial", _("Large industrial")
+    AGRICULTURAL = "agricultural", _("Agricultural")
+
+
+# Categories the 95% measure can apply to (programme.md M1).
+DISCOUNT_CATEGORIES = (Category.GENERAL_COMMERCIAL, Category.LARGE_INDUSTRIAL)
+
+
+class BasicChargeMethod(models.TextChoices):
+    CAPACITY = "capacity", _("Capacity basis")
+    DEMAND = "demand", _("Demand basis")
+
+
+class EnterpriseSize(models.TextChoices):
+    LARGE = "large", _("Large")
+    MEDIUM = "medium", _("Medium")
+    SMALL = "small", _("Small")
+    MICRO = "micro", _("Micro")
+
+
+class PriorityRole(models.TextChoices):
+    HOSPITAL = "hospital", _("Designated hospital")
+    PREVENTION_POINT = "prevention_point", _("Prevention point")
+    SUPPLIES_MAKER = "supplies_maker", _("Protective-supplies maker")
+
+
+VOLTAGES_KV = (Decimal("0.4"), Decimal("10"), Decimal("35"), Decimal("66"), Decimal("110"), Decimal("220"))
+
+
+class Industry(models.Model):
+    """A class (小类) of GB/T 4754-2017; ``high_energy`` is decided by its code."""
+
+    code = models.CharField(_("code"), max_length=4, primary_key=True, validators=[RegexValidator(r"^\d{4}$")])
+    name = models.CharField(_("name"), max_length=100)
+    high_energy = models.BooleanField(_("high-energy"), default=False)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("industry")
+        verbose_name_plural = _("industries")
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Account(models.Model):
+    """A customer account (户) as the marketing system knows it."""
+
+    account_no = models.CharField(
+        _("account number"),
+        max_length=10,
+        unique=True,
+        validators=[RegexValidator(r"^\d{10}$", _("An account number has 10 digits."))],
+    )
+    name = models.CharField(_("name"), max_length=200)
+    district = models.ForeignKey(
+        "portal.District", verbose_name=_("district"), on_delete=models.PROTECT, related_name="accounts"
+    )
+    category = models.CharField(_("category"), max_length=20, choices=Category.choices)
+    industry_code = models.CharField(_("industry code"), max_length=4, blank=True)
+    # Derived from industry_code by billing.industry.is_high_energy when the account is written.
+    high_energy = models.BooleanField(_("high-energy"), default=False)
+    voltage_kv = models.DecimalField(_("voltage (kV)"), max_digits=6, decimal_places=1)
+    basic_charge_method = models.CharField(
+        _("basic charge method"), max_length=10, choices=BasicChargeMethod.choices, blank=True
+    )
+    capacity_kva = models.DecimalField(
+        _("capacity (kVA)"),
+        max_digits=10,
+        decimal_places=0,
+        default=0,
+        validators=[MinValueValidator(0)],
+    )
+    contract_demand_kw = models.DecimalField(
+        _("contract demand (kW)"),
+        max_digits=10,
+        decimal_places=0,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    enterprise_size = models.CharField(_("enterprise size"), max_length=10, choices=EnterpriseSize.choices, blank=True)
+    priority_role = models.CharField(_("priority role"), max_length=20, choices=PriorityRole.choices, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["account_no"]
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+        indexes = [
+            models.Index(fields=["district", "account_no"], name="account_district_no"),
+            models.Index(fields=["category", "high_energy"], name="account_category_he"),
+            models.Index(fields=["name"], name="account_name"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(category__in=[c.value for c in Category]),
+                name="account_category_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_no} {self.name}"
+
+    @property
+    def eligible_discount(self) -> bool:
+        """Eligible for the 95% measure by programme.md M1 (category and industry code)."""
+        return self.category in DISCOUNT_CATEGORIES and not self.high_energy
+
+
+class TariffComponent(models.TextChoices):
+    ENERGY_FLAT = "energy_flat", _("Energy, flat period")
+    ENERGY_PEAK = "energy_peak", _("Energy, peak period")
+    ENERGY_VALLEY = "energy_valley", _("Energy, valley period")
+    BASIC_CAPACITY = "basic_capacity", _("Basic charge, capacity basis")
+    BASIC_DEMAND = "basic_demand", _("Basic charge, demand basis")
+
+
+class Tariff(models.Model):
+    """A rate with the dates it is in force, so that official figures replace demo ones by data."""
+
+    category = models.CharField(_("category"), max_length=20, choices=Category.choices)
+    voltage_min_kv = models.DecimalField(_("from voltage (kV)"), max_digits=6, decimal_places=1)
+    voltage_max_kv = models.DecimalField(
+        _("below voltage (kV)"),
+        max_digits=6,
+        decimal_places=1,
+        null=True,
+        blank=True,
+        help_text=_("Blank: no upper bound."),
+    )
+    component = models.CharField(_("component"), max_length=20, choices=TariffComponent.choices)
+    rate = models.DecimalField(_("rate"), max_digits=10, decimal_places=4)
+    unit = models.CharField(_("unit"), max_length=20)
+    effective_from = models.DateField(_("effective from"))
+    effective_to = models.DateField(_("effective to"), null=True, blank=True)
+    is_demo = models.BooleanField(
+        _("demo data"), default=True, help_text=_("示例数据，非官方电价 — demo figures, not official.")
+    )
+    source = models.CharField(_("source"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["category", "component", "voltage_min_kv", "effective_from"]
+        verbose_name = _("tariff")
+        verbose_name_plural = _("tariffs")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["category", "component", "voltage_min_kv", "effective_from"],
+                name="tariff_unique_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_category_display()} {self.get_component_display()} {self.rate}"
+
+
+def period_label(period: dt.date) -> str:
+    return f"{period.year:04d}-{period.month:02d}"
+
+
+class Bill(models.Model):
+    """One account's bill for one month, as billed by the marketing system (immutable).
+
+    The charges are held as columns; ``lines`` presents them as the bill's lines.
+    """
+
+    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="bills")
+    period = models.DateField(_("billing month"), help_text=_("First day of the month."))
+    energy_kwh = models.DecimalField(_("energy (kWh)"), max_digits=14, decimal_places=0)
+    energy_charge = models.DecimalField(_("energy charge"), **MONEY)
+    basic_rate = models.DecimalField(_("basic-charge rate"), max_digits=10, decimal_places=4, null=True, blank=True)
+    max_demand_kw = models.DecimalField(
+        _("maximum demand (kW)"), max_digits=10, decimal_places=0, null=True, blank=True
+    )
+    basic_charge = models.DecimalField(_("basic charge"), **MONEY)
+    power_factor_rate = models.DecimalField(_("power-factor rate"), max_digits=7, decimal_places=4)
+    power_factor_charge = models.DecimalField(_("power-factor adjustment"), **MONEY)
+    late_fee = models.DecimalField(_("late fee"), **MONEY)
+    paid = models.DecimalField(_("paid"), **MONEY)
+    imported_at = models.DateTimeField(_("imported"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["account", "period"]
+        verbose_name = _("bill")
+        verbose_name_plural = _("bills")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "period"], name="bill_unique_account_period"),
+        ]
+        indexes = [models.Index(fields=["period"], name="bill_period")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.period_label}"
+
+    @property
+    def period_label(self) -> str:
+        return period_label(self.period)
+
+    @property
+    def lines(self) -> list[tuple[str, str, Decimal]]:
+        """(kind, label, amount) for each line of the bill as billed."""
+        return [
+            ("energy", str(_("Energy charge")), self.energy_charge),
+            ("basic", str(_("Basic charge")), self.basic_charge),
+            ("power_factor", str(_("Power-factor adjustment")), self.power_factor_charge),
+            ("late_fee", str(_("Late fee")), self.late_fee),
+        ]
+
+    @property
+    def gross(self) -> Decimal:
+        return self.energy_charge + self.basic_charge + self.power_factor_charge + self.late_fee

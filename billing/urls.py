@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "billing"
+
+urlpatterns = [
+    path("", views.AccountListView.as_view(), name="account-list"),
+    path("<str:account_no>/", views.AccountDetailView.as_view(), name="account-detail"),
+]

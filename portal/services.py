@@ -1,0 +1,67 @@
+"""Writes for staff and roles."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from .models import District, User
+from .roles import DISTRICT_ROLES, ROLE_PERMISSIONS, Role
+
+
+def roles_ensure_groups() -> None:
+    """Create one group per role and give it exactly its permissions (idempotent)."""
+    for role in Role:
+        group, _ = Group.objects.get_or_create(name=role.value)
+        wanted = []
+        for dotted in ROLE_PERMISSIONS.get(role, ()):
+            app_label, codename = dotted.split(".", 1)
+            perm = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            if perm is not None:
+                wanted.append(perm)
+        group.permissions.set(wanted)
+
+
+def district_by_name(name: str) -> District:
+    """Find a district by its Chinese name or its code; a clear error names the choices."""
+    district = District.objects.filter(name=name).first() or District.objects.filter(code=name).first()
+    if district is None:
+        choices = "、".join(District.objects.values_list("name", flat=True))
+        raise ValidationError({"district": f"unknown district {name!r}; one of: {choices}"})
+    return district
+
+
+@transaction.atomic
+def staff_upsert(
+    *, username: str, roles: Iterable[str], district: District | None, password: str | None
+) -> tuple[User, bool]:
+    """Create or update a member of staff with exactly ``roles``.
+
+    Clerks and district reviewers must have a district; city-level roles need none.
+    Returns the user and whether it was created.
+    """
+    roles = list(dict.fromkeys(roles))
+    unknown = [r for r in roles if r not in Role.values]
+    if unknown:
+        raise ValidationError({"role": f"unknown role(s) {', '.join(unknown)}; one of: {', '.join(Role.values)}"})
+    if not roles:
+        raise ValidationError({"role": "at least one role is required"})
+    if DISTRICT_ROLES.intersection(roles) and district is None:
+        raise ValidationError({"district": "clerks and district reviewers need --district"})
+    roles_ensure_groups()
+    user, created = User.objects.get_or_create(username=username)
+    user.district = district
+    user.is_staff = Role.ADMIN in roles
+    user.is_active = True
+    if password is not None:
+        user.set_password(password)
+    elif created:
+        user.set_unusable_password()
+    user.full_clean(exclude=["password"])
+    user.save()
+    user.groups.set(Group.objects.filter(name__in=roles))
+    user.__dict__.pop("roles", None)
+    return user, created
