@@ -13,8 +13,13 @@ HIGH_ENERGY_DIVISIONS = frozenset({"25", "26", "30", "31", "32", "44"})
 INDUSTRY_CODE_RE = re.compile(r"^\d{4}$")
 
 
+# GB/T 4754-2017 numbers its divisions (大类) 01 … 97 without gaps (A 01–05 … T 97).
+DIVISIONS = frozenset(f"{n:02d}" for n in range(1, 98))
+
+
 def is_valid_industry_code(code: str) -> bool:
-    return bool(INDUSTRY_CODE_RE.match(code or ""))
+    """Four digits whose first two name a GB/T 4754-2017 division."""
+    return bool(INDUSTRY_CODE_RE.match(code or "")) and code[:2] in DIVISIONS
 
 
 def is_high_energy(code: str | None) -> bool:
