@@ -56,3 +56,19 @@ class User(AbstractUser):
     def sees_all_districts(self) -> bool:
         """City-level roles (and superusers) see every district; district roles only their own."""
         return self.is_superuser or bool(self.roles & CITY_ROLES)
+
+
+class Heartbeat(models.Model):
+    """A round trip through the broker and a worker, written by ``check_worker`` and the status page."""
+
+    created_at = models.DateTimeField(_("sent"), auto_now_add=True)
+    seen_at = models.DateTimeField(_("seen by a worker"), null=True, blank=True)
+    worker = models.CharField(_("worker"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("worker heartbeat")
+        verbose_name_plural = _("worker heartbeats")
+
+    def __str__(self) -> str:
+        return f"heartbeat {self.pk}"

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
-from .models import District, User
+from .models import District, Heartbeat, User
 from .roles import DISTRICT_ROLES, ROLE_PERMISSIONS, Role
 
 
@@ -65,3 +66,19 @@ def staff_upsert(
     user.groups.set(Group.objects.filter(name__in=roles))
     user.__dict__.pop("roles", None)
     return user, created
+
+
+def heartbeat_send() -> Heartbeat:
+    """Write a heartbeat row and, once it is committed, ask a worker to stamp it."""
+    from .tasks import heartbeat_record
+
+    with transaction.atomic():
+        beat = Heartbeat.objects.create()
+        # After commit: a worker that looks before the commit would not find the row.
+        transaction.on_commit(lambda: heartbeat_record.delay(beat.pk))
+    return beat
+
+
+def heartbeat_record(*, heartbeat_id: int, worker: str) -> None:
+    """Stamp a heartbeat as seen (idempotent: the first stamp stays)."""
+    Heartbeat.objects.filter(pk=heartbeat_id, seen_at__isnull=True).update(seen_at=timezone.now(), worker=worker[:200])

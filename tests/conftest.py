@@ -64,3 +64,67 @@ def make_staff(db):
         return StaffFactory(roles=roles, district_name=district, **kwargs)
 
     return make
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    """A real ``celery -A portal worker`` process on the test broker and the test database.
+
+    Yields a handle with ``.proc`` (the Popen) and ``.stop()``; the worker is killed at teardown.
+    Tests using it must commit their data (``transactional_db``) so the worker can see it.
+    """
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from django.db import connection
+
+    from portal.celery import app
+
+    db = connection.settings_dict
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("a worker process needs a database it can share: run on PostgreSQL")
+    app.connection_for_write().default_channel.client.flushdb()  # no stale tasks from earlier tests
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="portal.settings.test",
+        DATABASE_URL=(
+            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+            f"/{db['NAME']}"
+        ),
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+    )
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=prefork", "--concurrency=1",
+             "--without-gossip", "--without-mingle", "--loglevel=INFO", f"--hostname=test-{os.getpid()}@%h"],
+            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=settings.BASE_DIR,
+        )
+
+    class Handle:
+        def __init__(self):
+            self.proc = proc
+            self.log = log
+
+        def stop(self, sig=signal.SIGTERM):
+            if self.proc.poll() is None:
+                self.proc.send_signal(sig)
+                try:
+                    self.proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+
+    handle = Handle()
+    deadline = time.monotonic() + 60
+    while b" ready." not in log.read_bytes():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            handle.stop(signal.SIGKILL)
+            pytest.fail(f"Celery worker did not start:\n{log.read_text(errors='replace')[-3000:]}")
+        time.sleep(0.2)
+    yield handle
+    handle.stop()
+    # The worker's connections must be gone before pytest-django flushes or drops the database.
+    connection.close()
