@@ -60,8 +60,12 @@ def make_staff(db):
     """make_staff("clerk", district="南岗") → a saved user holding the role(s)."""
     from tests.factories import StaffFactory
 
-    def make(*roles: str, district: str | None = None, **kwargs):
-        return StaffFactory(roles=roles, district_name=district, **kwargs)
+    def make(*roles: str, district: str | None = None, password: str | None = None, **kwargs):
+        user = StaffFactory(roles=roles, district_name=district, **kwargs)
+        if password is not None:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        return user
 
     return make
 
