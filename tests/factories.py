@@ -73,3 +73,27 @@ class BillFactory(factory.django.DjangoModelFactory):
     power_factor_charge = Decimal("0.00")
     late_fee = Decimal("0.00")
     paid = Decimal("0.00")
+
+
+class ApplicationFactory(factory.django.DjangoModelFactory):
+    """An application in any state (tests may set ``state`` directly at creation)."""
+
+    class Meta:
+        model = "workflow.Application"
+
+    account = factory.SubFactory(AccountFactory)
+    district = factory.LazyAttribute(lambda o: o.account.district)
+    kind = "arrears_protection"
+    channel = "counter"
+    received_on = dt.date(2020, 3, 2)
+
+
+class EligibilityListFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "workflow.EligibilityList"
+
+    class Params:
+        district_name = "南岗"
+
+    policy = "discount-2020"
+    district = factory.LazyAttribute(lambda o: district(o.district_name))

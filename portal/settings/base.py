@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "portal",
     "workflow",
     "billing",
@@ -121,6 +122,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(VAR_DIR / "celery-processed"),
+        "control_folder": str(VAR_DIR / "celery-control"),
         "store_processed": False,
     }
 else:
@@ -150,6 +152,12 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Relief portal API",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # No CDN: Swagger UI and Redoc are served from the drf-spectacular-sidecar package's static files.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # Swagger UI would otherwise ask validator.swagger.io for a badge.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
@@ -162,3 +170,23 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# --- Programme rules that are conventions or dates (programme.md M7) --------------------------
+# The two-part relief (发改办价格〔2020〕110号): effective dates in the window waive the 15-day and
+# notice rules, and a seal date may be back-dated to the earliest seal date once verified.
+PORTAL_TWO_PART_RELIEF = {
+    "window_start": "2020-02-01",
+    "window_end": "2020-06-30",
+    "earliest_seal_date": "2020-02-01",
+}
+# The normal rules outside the relief window.
+PORTAL_CAPACITY_RULES = {
+    "min_suspension_days": 15,
+    "notice_days": 5,
+    "max_suspensions_per_year": 2,
+    "max_suspension_months_per_year": 6,
+    "reduction_min_months": 6,
+    "reduction_max_months": 24,
+}
+# Queue age limits per level, in days: older items are highlighted as overdue.
+PORTAL_LEVEL_LIMIT_DAYS = {"report_1": 2, "report_2": 3, "approval_1": 3, "approval_2": 2, "approval_3": 2}
