@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_tables2",
     "django_filters",
+    "django_fsm",
     "django_fsm_log",
     "rest_framework",
     "rest_framework.authtoken",
