@@ -1,11 +1,15 @@
-"""Navigation by role: each entry is shown only to the roles that may use it."""
+"""What every page's layout needs: the portal's name, the navigation by role, who is signed in."""
 
+from __future__ import annotations
+
+from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
 from .roles import Role
 
-# (url name, label, roles that see it; None = every signed-in member of staff)
+# (url name, label, roles that see it; None = every signed-in member of staff).
+# An entry whose URL does not exist (yet) is skipped, so apps can be added one by one.
 NAV_ITEMS = [
     ("home", _("Home"), None),
     ("billing:account-list", _("Accounts"), None),
@@ -13,10 +17,24 @@ NAV_ITEMS = [
 ]
 
 
+def _is_active(path: str, url: str) -> bool:
+    """The home entry is active only on "/"; any other entry also on the pages below it."""
+    if url == "/":
+        return path == "/"
+    return path.startswith(url)
+
+
+def _role_labels(user) -> list[str]:
+    held = user.roles
+    return [role.label for role in Role if role.value in held]
+
+
 def navigation(request):
+    context = {"PORTAL_NAME": getattr(settings, "PORTAL_NAME", "")}
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"nav_items": []}
+        context.update(nav_items=[], user_role_labels=[])
+        return context
     items = []
     for url_name, label, roles in NAV_ITEMS:
         if roles is not None and not (user.is_superuser or user.has_role(*roles)):
@@ -25,7 +43,6 @@ def navigation(request):
             url = reverse(url_name)
         except NoReverseMatch:
             continue
-        items.append(
-            {"url": url, "label": label, "active": request.path.startswith(url) and url != "/" or request.path == url}
-        )
-    return {"nav_items": items}
+        items.append({"url": url, "label": label, "active": _is_active(request.path, url)})
+    context.update(nav_items=items, user_role_labels=_role_labels(user))
+    return context

@@ -13,3 +13,7 @@ STORAGES = {
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="memory://")
 if not CELERY_BROKER_URL.startswith("redis"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {}
+# Static files come from the finders in tests (no collectstatic run).
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
