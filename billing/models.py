@@ -230,3 +230,60 @@ class Bill(models.Model):
     @property
     def gross(self) -> Decimal:
         return self.energy_charge + self.basic_charge + self.power_factor_charge + self.late_fee
+
+
+class PolicyKind(models.TextChoices):
+    # Translators: "95%" is a percentage, not a format placeholder.
+    DISCOUNT = "discount", _("Price reduction (95 percent settlement)")
+    TWO_PART_RELIEF = "two_part_relief", _("Supportive two-part tariff relief")
+
+
+class Policy(models.Model):
+    """A relief policy as data an admin can read: windows, rate, scope, components.
+
+    ``discount-2020`` is the 95% policy of programme.md M1–M3 (发改价格〔2020〕258号 and 994号).
+    """
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    kind = models.CharField(_("kind"), max_length=20, choices=PolicyKind.choices)
+    source = models.CharField(_("source"), max_length=200, blank=True)
+    rate = models.DecimalField(
+        _("rate"),
+        max_digits=6,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text=_("Share of each line given back (0.05 for the 95 percent settlement)."),
+    )
+    windows = models.JSONField(
+        _("windows"), default=list, help_text=_('Periods as [["2020-02", "2020-06"], ["2020-07", "2020-12"]].')
+    )
+    eligible_categories = models.JSONField(_("eligible categories"), default=list)
+    excluded_divisions = models.JSONField(
+        _("excluded industry divisions"),
+        default=list,
+        help_text=_("First two digits of GB/T 4754-2017 codes that are excluded (high-energy)."),
+    )
+    components = models.JSONField(_("components the rate applies to"), default=list)
+    earliest_seal_date = models.DateField(_("earliest seal date"), null=True, blank=True)
+    waived_rules = models.JSONField(_("waived rules"), default=list)
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("policy")
+        verbose_name_plural = _("policies")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def window_periods(self) -> list[dt.date]:
+        """Every billing month (first day) inside the policy's windows, in order."""
+        months: list[dt.date] = []
+        for start, end in self.windows:
+            year, month = (int(x) for x in start.split("-"))
+            end_year, end_month = (int(x) for x in end.split("-"))
+            while (year, month) <= (end_year, end_month):
+                months.append(dt.date(year, month, 1))
+                year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return months

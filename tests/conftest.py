@@ -48,6 +48,30 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"real-server test skipped while REQUIRE_REAL_SERVERS is set: {reason}"
 
 
+@pytest.fixture(autouse=True)
+def _english_outside_requests():
+    """Service messages in tests read in English; requests still pick their own language."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request):
+    """Transactional tests (live server, worker) flush the database at teardown, removing the rows
+    the data migrations wrote; put them back before such a test runs."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = bool(marker and marker.kwargs.get("transaction")) or bool(
+        {"transactional_db", "live_server", "celery_worker_process"} & set(request.fixturenames)
+    )
+    if transactional:
+        request.getfixturevalue("transactional_db")
+        from portal.reference import reference_data_load
+
+        reference_data_load()
+
+
 @pytest.fixture
 def districts(db):
     from portal.models import District
@@ -102,9 +126,24 @@ def celery_worker_process(transactional_db, tmp_path):
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool=prefork", "--concurrency=1",
-             "--without-gossip", "--without-mingle", "--loglevel=INFO", f"--hostname=test-{os.getpid()}@%h"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=settings.BASE_DIR,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "--pool=prefork",
+                "--concurrency=1",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel=INFO",
+                f"--hostname=test-{os.getpid()}@%h",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=settings.BASE_DIR,
         )
 
     class Handle:
