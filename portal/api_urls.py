@@ -11,6 +11,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import IsAuthenticated
 
 from billing import api as billing_api
+from workflow import api as workflow_api
 
 from . import api
 
@@ -26,4 +27,33 @@ urlpatterns = [
     ),
     path("customers/<str:account_no>/", billing_api.CustomerDetailView.as_view(), name="customer-detail"),
     path("customers/<str:account_no>/bills/", billing_api.CustomerBillsView.as_view(), name="customer-bills"),
+    # Ids are taken as text and checked in the view, so that "abc" answers a JSON 404 like an unknown id.
+    path("applications/", workflow_api.ApplicationListView.as_view(), name="application-list"),
+    path("applications/<str:id>/", workflow_api.ApplicationDetailView.as_view(), name="application-detail"),
+    path(
+        "applications/<str:id>/verification/",
+        workflow_api.ApplicationVerificationView.as_view(),
+        name="application-verification",
+    ),
+    path(
+        "applications/<str:id>/transitions/<str:action>/",
+        workflow_api.ApplicationTransitionView.as_view(),
+        name="application-transition",
+    ),
+    path("eligibility-lists/", workflow_api.EligibilityListListView.as_view(), name="eligibility-list-list"),
+    path(
+        "eligibility-lists/<str:id>/",
+        workflow_api.EligibilityListDetailView.as_view(),
+        name="eligibility-list-detail",
+    ),
+    path(
+        "eligibility-lists/<str:id>/entries/",
+        workflow_api.EligibilityEntryListView.as_view(),
+        name="eligibility-list-entries",
+    ),
+    path(
+        "eligibility-lists/<str:id>/transitions/<str:action>/",
+        workflow_api.EligibilityListTransitionView.as_view(),
+        name="eligibility-list-transition",
+    ),
 ]

@@ -95,5 +95,5 @@ class EligibilityListFactory(factory.django.DjangoModelFactory):
     class Params:
         district_name = "南岗"
 
-    policy = "discount-2020"
+    policy_id = "discount-2020"
     district = factory.LazyAttribute(lambda o: district(o.district_name))

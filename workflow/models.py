@@ -300,7 +300,17 @@ class Verification(models.Model):
 class EligibilityList(ChainItem):
     """A district's list of accounts eligible for a policy (the 95% measure), run through the chain."""
 
-    policy = models.CharField(_("policy"), max_length=40)
+    policy = models.ForeignKey(
+        "billing.Policy", verbose_name=_("policy"), to_field="code", on_delete=models.PROTECT, related_name="+"
+    )
+    forecast_accounts = models.PositiveIntegerField(_("forecast: accounts"), default=0)
+    forecast_reduction = models.DecimalField(
+        _("forecast: reduction (yuan)"), max_digits=16, decimal_places=2, default=0
+    )
+    forecast_billed = models.DecimalField(
+        _("forecast: of which from bills so far"), max_digits=16, decimal_places=2, default=0
+    )
+    forecast_at = models.DateTimeField(_("forecast computed"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("eligibility list")

@@ -191,8 +191,10 @@ def item_snapshot(item: ChainItem) -> dict:
         )
     elif isinstance(item, EligibilityList):
         base.update(
-            policy=item.policy,
+            policy=item.policy_id,
             accounts=item.entries.filter(included=True).count(),
+            forecast_accounts=item.forecast_accounts,
+            forecast_reduction=str(item.forecast_reduction),
         )
     return base
 

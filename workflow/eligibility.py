@@ -1,0 +1,208 @@
+"""District eligibility lists for the 95% policy: pre-screening, clerks' changes, the forecast.
+
+``eligibility_prescreen`` builds or refreshes the draft list of every district from programme.md
+M1 (decided by category and industry code); lists past ``draft`` are never changed. A clerk may
+add or remove an account only with a reason. The forecast — accounts and yuan, from the bills so
+far and an estimate for the months still to come — is stored on the list and kept up to date.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Substr
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from billing.engine import line_discount, round_fen
+from billing.models import Account, Bill, Policy
+from portal.errors import Conflict
+from portal.models import District
+from portal.roles import Role
+
+from .chain import State
+from .models import EligibilityEntry, EligibilityList, EntrySource
+
+ZERO = Decimal("0.00")
+COMPONENT_FIELDS = {"energy": "energy_charge", "basic": "basic_charge", "power_factor": "power_factor_charge"}
+
+
+def eligible_accounts(*, policy: Policy, district: District | None = None) -> QuerySet[Account]:
+    """Accounts the policy's rule admits: category in scope, industry division not excluded (M1)."""
+    qs = Account.objects.filter(category__in=policy.eligible_categories)
+    if district is not None:
+        qs = qs.filter(district=district)
+    if policy.excluded_divisions:
+        qs = qs.annotate(division=Substr("industry_code", 1, 2)).exclude(division__in=policy.excluded_divisions)
+    return qs
+
+
+def account_admitted(*, policy: Policy, account: Account) -> str | None:
+    """Why the rule does not admit ``account`` (a message naming M1), or None."""
+    if account.category not in policy.eligible_categories:
+        return _("M1: category %(category)s is not eligible for %(policy)s.") % {
+            "category": account.get_category_display(),
+            "policy": policy.name,
+        }
+    if account.industry_code[:2] in policy.excluded_divisions:
+        return _("M1: industry %(code)s is high-energy (division %(division)s) and excluded.") % {
+            "code": account.industry_code,
+            "division": account.industry_code[:2],
+        }
+    return None
+
+
+@dataclass
+class PrescreenResult:
+    district: str
+    list_id: int
+    state: str
+    added: int = 0
+    dropped: int = 0
+    changed: bool = False
+
+
+def eligibility_prescreen(*, policy_code: str) -> list[PrescreenResult]:
+    """Create or refresh the draft list of every district (idempotent)."""
+    try:
+        policy = Policy.objects.get(code=policy_code)
+    except Policy.DoesNotExist:
+        codes = ", ".join(Policy.objects.values_list("code", flat=True))
+        raise ValidationError(
+            {"policy": _("unknown policy %(code)s; one of: %(codes)s") % {"code": policy_code, "codes": codes}}
+        ) from None
+    return [_prescreen_district(policy, district) for district in District.objects.all()]
+
+
+def _live_list(policy: Policy, district: District) -> EligibilityList:
+    live = (
+        EligibilityList.objects.select_for_update()
+        .filter(policy=policy, district=district)
+        .exclude(state__in=[State.REJECTED, State.WITHDRAWN])
+        .first()
+    )
+    return live or EligibilityList.objects.create(policy=policy, district=district)
+
+
+@transaction.atomic
+def _prescreen_district(policy: Policy, district: District) -> PrescreenResult:
+    lst = _live_list(policy, district)
+    result = PrescreenResult(district=district.name, list_id=lst.pk, state=lst.state)
+    if lst.state != State.DRAFT:
+        return result
+    eligible = set(eligible_accounts(policy=policy, district=district).values_list("id", flat=True))
+    existing = dict(lst.entries.values_list("account_id", "changed_by_id"))
+    new = [
+        EligibilityEntry(eligibility_list=lst, account_id=account_id, source=EntrySource.PRESCREEN)
+        for account_id in sorted(eligible - existing.keys())
+    ]
+    EligibilityEntry.objects.bulk_create(new, batch_size=2000)
+    # Entries the rule no longer admits go, unless a clerk decided on them (their decision stands).
+    stale = [a for a, changed_by in existing.items() if a not in eligible and changed_by is None]
+    if stale:
+        lst.entries.filter(account_id__in=stale, source=EntrySource.PRESCREEN, changed_by__isnull=True).delete()
+    result.added, result.dropped = len(new), len(stale)
+    result.changed = bool(new or stale) or lst.forecast_at is None
+    if result.changed:
+        eligibility_forecast_refresh(eligibility_list=lst)
+    return result
+
+
+def eligibility_entry_change(
+    *, eligibility_list: EligibilityList, account_no: str, include: bool, reason: str, by
+) -> EligibilityEntry:
+    """A clerk of the district adds (``include``) or removes an account, with a reason, on a draft list."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("A reason is required to add or remove an account.")]})
+    with transaction.atomic():
+        lst = EligibilityList.objects.select_for_update().select_related("policy").get(pk=eligibility_list.pk)
+        if lst.state != State.DRAFT:
+            raise Conflict(
+                _("Only a draft list can be changed; this one is %(state)s.") % {"state": State(lst.state).label},
+                current_state=lst.state,
+            )
+        if not by.has_role(Role.CLERK) or by.district_id != lst.district_id:
+            raise PermissionDenied(_("Only a clerk of the list's district changes it."))
+        account = Account.objects.filter(account_no=account_no, district_id=lst.district_id).first()
+        if account is None:
+            raise ValidationError({"account_no": [_("No account %(no)s in this district.") % {"no": account_no}]})
+        if include:
+            why = account_admitted(policy=lst.policy, account=account)
+            if why:
+                raise ValidationError({"account_no": [why]})
+        entry, created = EligibilityEntry.objects.get_or_create(
+            eligibility_list=lst, account=account, defaults={"source": EntrySource.ADDED, "included": include}
+        )
+        entry.included = include
+        entry.reason = reason
+        entry.changed_by = by
+        entry.changed_at = timezone.now()
+        entry.save()
+        eligibility_forecast_refresh(eligibility_list=lst)
+    return entry
+
+
+@dataclass
+class Forecast:
+    accounts: int
+    billed: Decimal
+    estimated: Decimal
+
+    @property
+    def reduction(self) -> Decimal:
+        return self.billed + self.estimated
+
+
+def forecast_compute(*, eligibility_list: EligibilityList) -> Forecast:
+    """Accounts on the list and the yuan the policy gives them.
+
+    Bills so far: the policy's rate on each component line of every bill in the windows, each line
+    rounded once (M3). Months still to come: each account's average per billed window month times
+    the months it has no bill for yet (0 for an account with no bill in the windows).
+    """
+    policy = eligibility_list.policy
+    periods = policy.window_periods()
+    rate = policy.rate or ZERO
+    fields = [COMPONENT_FIELDS[c] for c in policy.components if c in COMPONENT_FIELDS]
+    included = EligibilityEntry.objects.filter(eligibility_list=eligibility_list, included=True)
+    accounts = included.count()
+    bills = (
+        Bill.objects.filter(
+            Q(account__eligibility_entries__eligibility_list=eligibility_list)
+            & Q(account__eligibility_entries__included=True),
+            period__in=periods,
+        )
+        .values_list("account_id", *fields)
+        .order_by()
+    )
+    per_account: dict[int, list] = defaultdict(lambda: [ZERO, 0])
+    for account_id, *lines in bills.iterator(chunk_size=5000):
+        acc = per_account[account_id]
+        acc[0] += sum((line_discount(line, rate) for line in lines), ZERO)
+        acc[1] += 1
+    billed = sum((v[0] for v in per_account.values()), ZERO)
+    estimated = sum(
+        (round_fen(total / count * (len(periods) - count)) for total, count in per_account.values() if count),
+        ZERO,
+    )
+    return Forecast(accounts=accounts, billed=billed, estimated=estimated)
+
+
+def eligibility_forecast_refresh(*, eligibility_list: EligibilityList) -> EligibilityList:
+    forecast = forecast_compute(eligibility_list=eligibility_list)
+    EligibilityList.objects.filter(pk=eligibility_list.pk).update(
+        forecast_accounts=forecast.accounts,
+        forecast_reduction=forecast.reduction,
+        forecast_billed=forecast.billed,
+        forecast_at=timezone.now(),
+    )
+    eligibility_list.forecast_accounts = forecast.accounts
+    eligibility_list.forecast_reduction = forecast.reduction
+    eligibility_list.forecast_billed = forecast.billed
+    return eligibility_list
