@@ -16,7 +16,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 venv: $(VENV)/.installed
 
 migrate: venv
-	mkdir -p var/celery-queue var/celery-processed
+	mkdir -p var/celery-queue var/celery-processed var/celery-control
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
