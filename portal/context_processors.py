@@ -8,10 +8,15 @@ from django.utils.translation import gettext_lazy as _
 
 from .roles import Role
 
+# The roles that work the approval chain's queues (programme.md §3).
+CHAIN_ROLES = {Role.CLERK, Role.DISTRICT_REVIEWER, Role.CITY_REVIEWER, Role.DEPARTMENT_HEAD, Role.LEADER}
+
 # (url name, label, roles that see it; None = every signed-in member of staff).
 # An entry whose URL does not exist (yet) is skipped, so apps can be added one by one.
 NAV_ITEMS = [
     ("home", _("Home"), None),
+    ("workflow:my-queues", _("My queues"), CHAIN_ROLES),
+    ("workflow:application-create", _("New application"), {Role.CLERK}),
     ("billing:account-list", _("Accounts"), None),
     ("admin:index", _("Administration"), {Role.ADMIN}),
 ]

@@ -17,6 +17,7 @@ urlpatterns = [
     path("i18n/setlang/", views.set_language, name="set_language"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("customers/", include("billing.urls")),
+    path("work/", include("workflow.urls")),
     path("api/v1/", include("portal.api_urls")),
     path("admin/", admin.site.urls),
 ]

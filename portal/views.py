@@ -34,6 +34,13 @@ class RoleGuide:
 ACCOUNTS = GuideLink("billing:account-list", _("Look up an account"))
 ELIGIBLE_ACCOUNTS = GuideLink("billing:account-list", _("Accounts eligible for the 95% measure"), "eligible=yes")
 HIGH_ENERGY_ACCOUNTS = GuideLink("billing:account-list", _("High-energy accounts (not eligible)"), "high_energy=yes")
+NEW_APPLICATION = GuideLink("workflow:application-create", _("Enter an application"))
+
+
+def queue_link(level: str) -> GuideLink:
+    """The role's own queue of the approval chain (workflow.queues levels)."""
+    return GuideLink("workflow:my-queues", _("My queue"), f"level={level}")
+
 
 # Links whose URL does not exist yet are left out, so each app can add its own as it lands.
 ROLE_GUIDES: dict[str, RoleGuide] = {
@@ -47,7 +54,7 @@ ROLE_GUIDES: dict[str, RoleGuide] = {
                 _("Upload the scanned forms and documents."),
                 _("Submit applications for district review."),
             ),
-            (ACCOUNTS,),
+            (NEW_APPLICATION, queue_link("report_1"), ACCOUNTS),
         ),
         RoleGuide(
             Role.DISTRICT_REVIEWER,
@@ -56,25 +63,25 @@ ROLE_GUIDES: dict[str, RoleGuide] = {
                 _("Verify capacity-change applications: meter-data check and site survey."),
                 _("Approve the district's eligibility list and report it to the city company."),
             ),
-            (ELIGIBLE_ACCOUNTS, HIGH_ENERGY_ACCOUNTS, ACCOUNTS),
+            (queue_link("report_2"), ELIGIBLE_ACCOUNTS, HIGH_ENERGY_ACCOUNTS, ACCOUNTS),
         ),
         RoleGuide(
             Role.CITY_REVIEWER,
             _("Approval level 1"),
             (_("Check the districts' applications and eligibility lists and approve or return them."),),
-            (ELIGIBLE_ACCOUNTS, ACCOUNTS),
+            (queue_link("approval_1"), ELIGIBLE_ACCOUNTS, ACCOUNTS),
         ),
         RoleGuide(
             Role.DEPARTMENT_HEAD,
             _("Approval level 2"),
             (_("Approve what the city reviewer passed, or return it."),),
-            (ACCOUNTS,),
+            (queue_link("approval_2"), ACCOUNTS),
         ),
         RoleGuide(
             Role.LEADER,
             _("Approval level 3 (final)"),
             (_("Give the final approval; approved items are then settled to the accounts."),),
-            (ACCOUNTS,),
+            (queue_link("approval_3"), ACCOUNTS),
         ),
         RoleGuide(
             Role.MANAGER,

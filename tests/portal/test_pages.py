@@ -189,7 +189,7 @@ def test_navbar_shows_name_roles_district_and_logout_form(client, make_staff):
 def test_navigation_by_role(client, make_staff):
     client.force_login(make_staff("clerk", district="南岗"))
     clerk_nav = [item["url"] for item in client.get("/").context["nav_items"]]
-    assert clerk_nav == ["/", "/customers/"]
+    assert clerk_nav == ["/", "/work/queues/", "/work/applications/new/", "/customers/"]
     client.force_login(make_staff("admin"))
     admin_nav = [item["url"] for item in client.get("/").context["nav_items"]]
     assert admin_nav == ["/", "/customers/", "/admin/"]
