@@ -27,7 +27,7 @@ run: demo
 	$(PY) manage.py compilemessages --ignore=$(VENV) >/dev/null 2>&1 || true
 	@echo "Portal: http://127.0.0.1:$(PORT)/  (Ctrl-C stops the web server and the worker)"
 	@trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	  $(VENV)/bin/celery -A portal worker --pool=solo --loglevel=WARNING & worker=$$!; \
+	  $(VENV)/bin/celery -A portal worker --beat --schedule=var/celerybeat-schedule --pool=solo --loglevel=WARNING & worker=$$!; \
 	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: venv

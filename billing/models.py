@@ -287,3 +287,157 @@ class Policy(models.Model):
                 months.append(dt.date(year, month, 1))
                 year, month = (year + 1, 1) if month == 12 else (year, month + 1)
         return months
+
+
+class CauseType(models.TextChoices):
+    """What a grant or a ledger entry comes from (interfaces.md ``cause_type``)."""
+
+    ELIGIBILITY_LIST = "eligibility_list", _("Eligibility list")
+    APPLICATION = "application", _("Application")
+
+
+class GrantKind(models.TextChoices):
+    DISCOUNT = "discount", _("95% settlement")
+    SEAL = "seal", _("Capacity sealed (suspension or reduction)")
+    DEMAND_RELIEF = "demand_relief", _("No double charge above 105%")
+    LATE_FEE_WAIVER = "late_fee_waiver", _("Late fees waived")
+
+
+class Grant(models.Model):
+    """What an approved list or application gives an account.
+
+    The workflow writes grants through ``billing.services`` when an item is approved, in the same
+    transaction; billing computes from grants and never reads the workflow's tables.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="grants")
+    kind = models.CharField(_("kind"), max_length=20, choices=GrantKind.choices)
+    policy = models.ForeignKey(Policy, to_field="code", on_delete=models.PROTECT, related_name="grants")
+    cause_type = models.CharField(_("cause type"), max_length=20, choices=CauseType.choices)
+    cause_id = models.PositiveIntegerField(_("cause"))
+    capacity_kva = models.DecimalField(_("sealed capacity (kVA)"), max_digits=10, decimal_places=0, null=True)
+    seal_date = models.DateField(_("seal date"), null=True)
+    restore_date = models.DateField(_("restore date"), null=True)
+    restored_by = models.PositiveIntegerField(_("restored by application"), null=True, blank=True)
+    created_at = models.DateTimeField(_("granted"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("grant")
+        verbose_name_plural = _("grants")
+        constraints = [
+            models.UniqueConstraint(fields=["cause_type", "cause_id", "account", "kind"], name="grant_once_per_cause"),
+        ]
+        indexes = [models.Index(fields=["account", "kind"], name="grant_account_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.account_id} ({self.cause_type} {self.cause_id})"
+
+
+class LedgerKind(models.TextChoices):
+    # The labels are the bill's wording; zh-hans reads 阶段性降低企业用电成本优惠（按95%结算）and
+    # 支持性两部制电价减免（退补）(locale/zh_Hans).
+    DISCOUNT = "discount", _("Reduced electricity cost for enterprises (settled at 95 percent)")
+    BASIC_CHARGE_CREDIT = "basic_charge_credit", _("Supportive two-part tariff relief (credit)")
+    DEMAND_RELIEF_CREDIT = "demand_relief_credit", _("Expanded-capacity demand relief (credit)")
+    INVESTMENT_WAIVER = "investment_waiver", _("Connection investment waived")
+    LATE_FEE_WAIVER = "late_fee_waiver", _("Late fee waived")
+
+
+class LedgerEntry(models.Model):
+    """An append-only posting in the customer's favour (negative: a correction).
+
+    Per (bill, kind) the entries are numbered 1, 2, …; the unique ``(bill, kind, seq)`` makes two
+    posters that computed the same difference at once collide, so one of them posts nothing.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger_entries")
+    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="ledger_entries")
+    period = models.DateField(_("billing month"))
+    kind = models.CharField(_("kind"), max_length=30, choices=LedgerKind.choices)
+    seq = models.PositiveIntegerField(_("posting number"))
+    amount = models.DecimalField(_("amount"), **MONEY)
+    cause_type = models.CharField(_("cause type"), max_length=20, choices=CauseType.choices)
+    cause_id = models.PositiveIntegerField(_("cause"))
+    job = models.ForeignKey("PostingJob", null=True, blank=True, on_delete=models.PROTECT, related_name="entries")
+    posted_at = models.DateTimeField(_("posted"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["account", "period", "kind", "seq"]
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        constraints = [
+            models.UniqueConstraint(fields=["bill", "kind", "seq"], name="ledger_one_posting_per_seq"),
+            models.CheckConstraint(condition=~models.Q(amount=0), name="ledger_amount_not_zero"),
+        ]
+        indexes = [
+            models.Index(fields=["account", "period"], name="ledger_account_period"),
+            models.Index(fields=["cause_type", "cause_id"], name="ledger_cause"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} ({self.bill_id}#{self.seq})"
+
+
+class JobState(models.TextChoices):
+    PENDING = "pending", _("Waiting for a worker")
+    RUNNING = "running", _("Posting")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed (will be retried)")
+
+
+class PostingJob(models.Model):
+    """A batch of postings for one cause (or for new bills), split into account-range chunks.
+
+    The row is the truth about progress: a sweep resumes jobs that are not done, whatever the
+    broker remembers.
+    """
+
+    cause_type = models.CharField(_("cause type"), max_length=20, blank=True)
+    cause_id = models.PositiveIntegerField(_("cause"), null=True, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=JobState.choices, default=JobState.PENDING)
+    chunks_total = models.PositiveIntegerField(_("chunks"), default=0)
+    chunks_done = models.PositiveIntegerField(_("chunks done"), default=0)
+    entries_posted = models.PositiveIntegerField(_("entries posted"), default=0)
+    error = models.TextField(_("last error"), blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("posting job")
+        verbose_name_plural = _("posting jobs")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cause_type", "cause_id"], condition=~models.Q(cause_type=""), name="job_once_per_cause"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"job {self.pk} {self.cause_type} {self.cause_id} {self.state}"
+
+    @property
+    def progress(self) -> int:
+        """Percent of chunks done (0–100)."""
+        if self.state == JobState.DONE:
+            return 100
+        return int(self.chunks_done * 100 / self.chunks_total) if self.chunks_total else 0
+
+
+class PostingChunk(models.Model):
+    """Accounts ``account_from`` … ``account_to`` (ids, inclusive) of a job; done in one transaction."""
+
+    job = models.ForeignKey(PostingJob, on_delete=models.CASCADE, related_name="chunks")
+    account_from = models.BigIntegerField()
+    account_to = models.BigIntegerField()
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "account_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "account_from"], name="chunk_unique_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"chunk {self.account_from}-{self.account_to} of job {self.job_id}"

@@ -37,6 +37,7 @@ from .models import (
     ScanKind,
     Verification,
 )
+from .effects import approved_effects, cause_of
 from .rules import SEAL_KINDS, SUSPENSION_KINDS, check_capacity_application
 
 ACTION_METHOD = {
@@ -134,6 +135,9 @@ def item_transition(
         )
         if action == Action.SUBMIT and _fast_track_applies(locked):
             _system_transition(locked, "fast_track", policy_reason=str(FAST_TRACK_POLICY))
+        if locked.state == State.APPROVED:
+            # The money: grants and a posting job, committed with the approval; enqueued after commit.
+            approved_effects(locked)
     return locked
 
 
@@ -145,7 +149,7 @@ def _fast_track_applies(item: ChainItem) -> bool:
     )
 
 
-def _system_transition(item: ChainItem, method_name: str, *, policy_reason: str) -> None:
+def _system_transition(item: ChainItem, method_name: str, *, policy_reason: str, reason: str = "") -> None:
     from_state = item.state
     snapshot = item_snapshot(item)
     getattr(item, method_name)(description=policy_reason)
@@ -156,6 +160,7 @@ def _system_transition(item: ChainItem, method_name: str, *, policy_reason: str)
         **_decision_fk(item),
         level=Level.SYSTEM,
         action=Action.FAST_TRACK if method_name == "fast_track" else Action.SETTLE,
+        reason=reason,
         from_state=from_state,
         to_state=item.state,
         actor=None,
@@ -357,3 +362,48 @@ def verification_record(
         verification.full_clean()
         verification.save()
     return verification
+
+
+# --- settlement ---------------------------------------------------------------------------------
+
+SETTLE_POLICY = _("Money posted by the relief engine")
+
+
+def _item_for_cause(cause_type: str, cause_id: int) -> type[ChainItem] | None:
+    return {"eligibility_list": EligibilityList, "application": Application}.get(cause_type)
+
+
+def item_settle(*, cause_type: str, cause_id: int) -> bool:
+    """Move an approved item to ``settled`` once its posting job is done (idempotent)."""
+    from billing.models import JobState, PostingJob
+
+    model = _item_for_cause(cause_type, cause_id)
+    if model is None:
+        return False
+    with transaction.atomic():
+        item = model.objects.select_for_update().filter(pk=cause_id).first()
+        if item is None or item.state != State.APPROVED:
+            return False
+        job = PostingJob.objects.filter(cause_type=cause_type, cause_id=cause_id).first()
+        if job is None or job.state != JobState.DONE:
+            return False
+        summary = _("%(n)s ledger entries posted by job %(job)s") % {"n": job.entries_posted, "job": job.pk}
+        _system_transition(item, "settle", policy_reason=str(SETTLE_POLICY), reason=summary)
+    return True
+
+
+def settle_sweep() -> int:
+    """Settle approved items whose job is done; create the job of an approved item that has none."""
+    from billing.models import JobState, PostingJob
+
+    settled = 0
+    for model in (Application, EligibilityList):
+        for item in model.objects.filter(state=State.APPROVED).only("pk"):
+            cause_type, cause_id = cause_of(item)
+            job = PostingJob.objects.filter(cause_type=cause_type, cause_id=cause_id).first()
+            if job is None:
+                with transaction.atomic():
+                    approved_effects(model.objects.select_for_update().get(pk=item.pk))
+            elif job.state == JobState.DONE:
+                settled += item_settle(cause_type=cause_type, cause_id=cause_id)
+    return settled

@@ -139,6 +139,15 @@ CELERY_TASK_TIME_LIMIT = 30 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 25 * 60
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Publishing gives up quickly when the broker is down: the approval stands, the sweep enqueues later.
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+# The database holds the truth about progress; the sweeps resume whatever the broker lost.
+CELERY_BEAT_SCHEDULE = {
+    "posting-sweep": {"task": "billing.posting_sweep", "schedule": 60.0},
+    "settle-sweep": {"task": "workflow.settle_sweep", "schedule": 60.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {

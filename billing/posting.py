@@ -1,0 +1,291 @@
+"""Posting relief to the ledger (programme.md M8, M9).
+
+For each bill of the accounts in a chunk, the engine computes the targets per ledger kind from
+every grant the account has; the ledger receives only the difference between the target and
+what it already holds for that (bill, kind). Re-running, duplicating or resuming after a crash
+therefore posts nothing, and the order in which lists and applications were approved does not
+matter.
+
+Concurrency: a chunk runs in one transaction that first locks its accounts (``SELECT … FOR
+UPDATE``), so two runs of the same chunk are serialised; the unique ``(bill, kind, seq)``
+constraint is the last line: two posters that computed the same difference cannot both insert
+it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import F, Max, Sum
+from django.utils import timezone
+
+from . import engine
+from .models import (
+    Account,
+    Bill,
+    Grant,
+    GrantKind,
+    JobState,
+    LedgerEntry,
+    LedgerKind,
+    Policy,
+    PostingChunk,
+    PostingJob,
+)
+from .signals import posting_job_done
+
+log = logging.getLogger(__name__)
+
+CHUNK_ACCOUNTS = 2000
+ZERO = Decimal("0.00")
+
+# Which grant a ledger kind comes from, for the entry's cause.
+KIND_GRANT = {
+    LedgerKind.DISCOUNT: GrantKind.DISCOUNT,
+    LedgerKind.BASIC_CHARGE_CREDIT: GrantKind.SEAL,
+    LedgerKind.DEMAND_RELIEF_CREDIT: GrantKind.DEMAND_RELIEF,
+    LedgerKind.LATE_FEE_WAIVER: GrantKind.LATE_FEE_WAIVER,
+}
+
+
+@dataclass(frozen=True)
+class _PolicyTerms:
+    rate: Decimal | None
+    periods: frozenset[dt.date]
+    components: frozenset[str]
+    categories: frozenset[str]
+    excluded_divisions: frozenset[str]
+
+    def admits(self, account: Account) -> bool:
+        """M1 again at posting time: a list can never give the discount to an account the rule excludes."""
+        return account.category in self.categories and account.industry_code[:2] not in self.excluded_divisions
+
+
+def _policy_terms() -> dict[str, _PolicyTerms]:
+    return {
+        p.code: _PolicyTerms(
+            rate=p.rate,
+            periods=frozenset(p.window_periods()),
+            components=frozenset(c for c in p.components if c in engine.DISCOUNTABLE),
+            categories=frozenset(p.eligible_categories),
+            excluded_divisions=frozenset(p.excluded_divisions),
+        )
+        for p in Policy.objects.all()
+    }
+
+
+def month_relief(
+    *, period: dt.date, account: Account, grants: list[Grant], policies: dict[str, _PolicyTerms], two_part: bool
+):
+    """Everything approved for one account and month, as the engine's MonthRelief."""
+    seals: list[engine.Seal] = []
+    demand_relief = waive_late_fee = False
+    rate: Decimal | None = None
+    components = engine.DISCOUNTABLE
+    for grant in grants:
+        terms = policies[grant.policy_id]
+        if grant.kind == GrantKind.SEAL:
+            if two_part and grant.capacity_kva and grant.seal_date:
+                seals.append(
+                    engine.Seal(
+                        capacity_kva=grant.capacity_kva, seal_date=grant.seal_date, restore_date=grant.restore_date
+                    )
+                )
+        elif period in terms.periods:
+            if grant.kind == GrantKind.DISCOUNT:
+                if terms.admits(account):
+                    rate, components = terms.rate, terms.components
+            elif grant.kind == GrantKind.DEMAND_RELIEF:
+                demand_relief = True
+            elif grant.kind == GrantKind.LATE_FEE_WAIVER:
+                waive_late_fee = True
+    return engine.MonthRelief(
+        seals=tuple(seals),
+        demand_relief=demand_relief,
+        discount_rate=rate,
+        discount_components=components,
+        waive_late_fee=waive_late_fee,
+    )
+
+
+def bill_targets(*, bill: Bill, account: Account, grants: list[Grant], policies) -> engine.MonthResult:
+    """The engine's recomputation of one bill from the account's grants."""
+    terms = None
+    if account.basic_charge_method and bill.basic_rate is not None:
+        terms = engine.BasicChargeTerms(
+            method=account.basic_charge_method,
+            capacity_kva=account.capacity_kva,
+            rate=bill.basic_rate,
+            contract_demand_kw=account.contract_demand_kw,
+            max_demand_kw=bill.max_demand_kw,
+        )
+    relief = month_relief(
+        period=bill.period, account=account, grants=grants, policies=policies, two_part=terms is not None
+    )
+    original = engine.BillLines(
+        energy=bill.energy_charge,
+        basic=bill.basic_charge,
+        power_factor=bill.power_factor_charge,
+        late_fee=bill.late_fee,
+    )
+    return engine.recompute_month(
+        period=bill.period,
+        original=original,
+        power_factor_rate=bill.power_factor_rate,
+        terms=terms,
+        relief=relief,
+    )
+
+
+def _cause_for(kind: str, grants: list[Grant], job: PostingJob | None, last: tuple[str, int] | None):
+    """The entry's cause: the job's cause when it concerns this account, else the kind's grant."""
+    if job is not None and job.cause_type:
+        if any(g.cause_type == job.cause_type and g.cause_id == job.cause_id for g in grants):
+            return job.cause_type, job.cause_id
+    grant_kind = KIND_GRANT.get(kind)
+    matching = [g for g in grants if g.kind == grant_kind]
+    if matching:
+        newest = max(matching, key=lambda g: g.pk)
+        return newest.cause_type, newest.cause_id
+    if last is not None:
+        return last
+    raise ValueError(f"no cause for a {kind} posting")
+
+
+def post_accounts(*, account_from: int, account_to: int, job: PostingJob | None = None) -> int:
+    """Bring the ledger of accounts ``account_from … account_to`` to their targets. Returns entries posted.
+
+    Must run inside a transaction (the chunk's); locks the accounts first.
+    """
+    # Lock the range first (no join: FOR UPDATE cannot go with DISTINCT), then read under the lock.
+    list(
+        Account.objects.select_for_update()
+        .filter(id__gte=account_from, id__lte=account_to)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    account_ids = sorted(
+        set(
+            Grant.objects.filter(account_id__gte=account_from, account_id__lte=account_to).values_list(
+                "account_id", flat=True
+            )
+        )
+    )
+    if not account_ids:
+        return 0
+    accounts = Account.objects.in_bulk(account_ids)
+    grants: dict[int, list[Grant]] = defaultdict(list)
+    for grant in Grant.objects.filter(account_id__in=account_ids).order_by("id"):
+        grants[grant.account_id].append(grant)
+    posted: dict[tuple[int, str], list] = {}
+    for row in (
+        LedgerEntry.objects.filter(account_id__in=account_ids)
+        .values("bill_id", "kind")
+        .annotate(total=Sum("amount"), seq=Max("seq"))
+    ):
+        posted[(row["bill_id"], row["kind"])] = [row["total"], row["seq"]]
+    last_cause = {
+        (e["bill_id"], e["kind"]): (e["cause_type"], e["cause_id"])
+        for e in LedgerEntry.objects.filter(account_id__in=account_ids)
+        .order_by("bill_id", "kind", "seq")
+        .values("bill_id", "kind", "cause_type", "cause_id")
+    }
+    policies = _policy_terms()
+    new: list[LedgerEntry] = []
+    for bill in Bill.objects.filter(account_id__in=account_ids).order_by("account_id", "period").iterator(2000):
+        account = accounts[bill.account_id]
+        account_grants = grants[bill.account_id]
+        result = bill_targets(bill=bill, account=account, grants=account_grants, policies=policies)
+        for kind, target in result.targets.by_kind().items():
+            total, seq = posted.get((bill.pk, kind), (ZERO, 0))
+            delta = engine.posting_delta(target, total or ZERO)
+            if not delta:
+                continue
+            cause_type, cause_id = _cause_for(kind, account_grants, job, last_cause.get((bill.pk, kind)))
+            new.append(
+                LedgerEntry(
+                    account_id=bill.account_id,
+                    bill=bill,
+                    period=bill.period,
+                    kind=kind,
+                    seq=(seq or 0) + 1,
+                    amount=delta,
+                    cause_type=cause_type,
+                    cause_id=cause_id,
+                    job=job,
+                )
+            )
+    LedgerEntry.objects.bulk_create(new, batch_size=2000)
+    return len(new)
+
+
+# --- jobs and chunks --------------------------------------------------------------------------
+
+
+def job_plan(*, job: PostingJob) -> list[int]:
+    """Split the job's accounts into chunks (idempotent). Returns the ids of chunks not done."""
+    with transaction.atomic():
+        job = PostingJob.objects.select_for_update().get(pk=job.pk)
+        if not job.chunks.exists() and job.state != JobState.DONE:
+            accounts = Grant.objects.all()
+            if job.cause_type:
+                accounts = accounts.filter(cause_type=job.cause_type, cause_id=job.cause_id)
+            ids = sorted(set(accounts.values_list("account_id", flat=True)))
+            bounds = [(ids[i], ids[min(i + CHUNK_ACCOUNTS, len(ids)) - 1]) for i in range(0, len(ids), CHUNK_ACCOUNTS)]
+            PostingChunk.objects.bulk_create(
+                [PostingChunk(job=job, account_from=lo, account_to=hi) for lo, hi in bounds]
+            )
+            job.chunks_total = len(bounds)
+            job.state = JobState.RUNNING
+            job.attempts = F("attempts") + 1
+            job.save(update_fields=["chunks_total", "state", "attempts", "updated_at"])
+            if not bounds:
+                _job_finish(job)
+        return list(job.chunks.filter(done_at__isnull=True).values_list("id", flat=True))
+
+
+def chunk_run(*, chunk_id: int) -> int:
+    """Post one chunk in one transaction; a chunk already done posts nothing."""
+    with transaction.atomic():
+        chunk = PostingChunk.objects.select_for_update().select_related("job").get(pk=chunk_id)
+        if chunk.done_at is not None:
+            return 0
+        posted = post_accounts(account_from=chunk.account_from, account_to=chunk.account_to, job=chunk.job)
+        chunk.done_at = timezone.now()
+        chunk.save(update_fields=["done_at"])
+        PostingJob.objects.filter(pk=chunk.job_id).update(
+            chunks_done=F("chunks_done") + 1, entries_posted=F("entries_posted") + posted, updated_at=timezone.now()
+        )
+        job = PostingJob.objects.select_for_update().get(pk=chunk.job_id)
+        if job.chunks_done >= job.chunks_total and job.state != JobState.DONE:
+            _job_finish(job)
+    return posted
+
+
+def _job_finish(job: PostingJob) -> None:
+    PostingJob.objects.filter(pk=job.pk).update(
+        state=JobState.DONE, error="", finished_at=timezone.now(), updated_at=timezone.now()
+    )
+    cause_type, cause_id, job_id = job.cause_type, job.cause_id, job.pk
+    transaction.on_commit(
+        lambda: posting_job_done.send(sender=PostingJob, job_id=job_id, cause_type=cause_type, cause_id=cause_id)
+    )
+
+
+def job_fail(*, job_id: int, error: str) -> None:
+    PostingJob.objects.filter(pk=job_id).exclude(state=JobState.DONE).update(
+        state=JobState.FAILED, error=error[:2000], updated_at=timezone.now()
+    )
+
+
+def job_run_inline(*, job: PostingJob) -> PostingJob:
+    """Plan and post every chunk in this process (commands, tests and the demo)."""
+    for chunk_id in job_plan(job=job):
+        chunk_run(chunk_id=chunk_id)
+    job.refresh_from_db()
+    return job

@@ -1,0 +1,59 @@
+"""Thin Celery tasks of billing: they take ids, call billing.posting, and own retries."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from celery import shared_task
+from django.utils import timezone
+
+from . import posting
+from .models import JobState, PostingJob
+
+# A job not updated for this long while not done is taken to have lost its worker.
+STALE_AFTER = dt.timedelta(minutes=2)
+
+
+@shared_task(name="billing.posting_job_run", acks_late=True)
+def posting_job_run(job_id: int) -> int:
+    """Plan the job's chunks and hand each one not done to a worker."""
+    job = PostingJob.objects.filter(pk=job_id).first()
+    if job is None or job.state == JobState.DONE:
+        return 0
+    chunk_ids = posting.job_plan(job=job)
+    for chunk_id in chunk_ids:
+        posting_chunk_run.delay(chunk_id)
+    return len(chunk_ids)
+
+
+@shared_task(
+    name="billing.posting_chunk_run",
+    bind=True,
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=10,
+)
+def posting_chunk_run(self, chunk_id: int) -> int:
+    try:
+        return posting.chunk_run(chunk_id=chunk_id)
+    except Exception as exc:
+        from .models import PostingChunk
+
+        chunk = PostingChunk.objects.filter(pk=chunk_id).only("job_id").first()
+        if chunk is not None:
+            posting.job_fail(job_id=chunk.job_id, error=f"{type(exc).__name__}: {exc}")
+        raise
+
+
+@shared_task(name="billing.posting_sweep")
+def posting_sweep() -> int:
+    """Resume every job that is not done and has not moved lately (lost task, broker down, crash)."""
+    cutoff = timezone.now() - STALE_AFTER
+    stale = PostingJob.objects.exclude(state=JobState.DONE).filter(updated_at__lt=cutoff)
+    ids = list(stale.values_list("id", flat=True))
+    for job_id in ids:
+        PostingJob.objects.filter(pk=job_id).update(updated_at=timezone.now())
+        posting_job_run.delay(job_id)
+    return len(ids)
