@@ -144,9 +144,12 @@ def bill_targets(*, bill: Bill, account: Account, grants: list[Grant], policies)
 
 def _cause_for(kind: str, grants: list[Grant], job: PostingJob | None, last: tuple[str, int] | None):
     """The entry's cause: the job's cause when it concerns this account, else the kind's grant."""
-    if job is not None and job.cause_type:
-        if any(g.cause_type == job.cause_type and g.cause_id == job.cause_id for g in grants):
-            return job.cause_type, job.cause_id
+    if (
+        job is not None
+        and job.cause_type
+        and any(g.cause_type == job.cause_type and g.cause_id == job.cause_id for g in grants)
+    ):
+        return job.cause_type, job.cause_id
     grant_kind = KIND_GRANT.get(kind)
     matching = [g for g in grants if g.kind == grant_kind]
     if matching:

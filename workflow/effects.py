@@ -27,7 +27,8 @@ def approved_effects(item: ChainItem) -> PostingJob:
     if isinstance(item, EligibilityList):
         account_ids = item.entries.filter(included=True).values_list("account_id", flat=True)
         return billing.grant_discount(policy_code=item.policy_id, cause_id=item.pk, account_ids=list(account_ids))
-    assert isinstance(item, Application)
+    if not isinstance(item, Application):
+        raise TypeError(f"no money effects for {type(item).__name__}")
     if item.kind in (ApplicationKind.SUSPENSION, ApplicationKind.CAPACITY_REDUCTION) and item.seal_date:
         return billing.grant_seal(
             cause_id=item.pk,

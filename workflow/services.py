@@ -25,6 +25,7 @@ from portal.scoping import scope_to_user
 
 from . import chain
 from .chain import Action, Level, State
+from .effects import approved_effects, cause_of
 from .models import (
     Application,
     ApplicationKind,
@@ -37,7 +38,6 @@ from .models import (
     ScanKind,
     Verification,
 )
-from .effects import approved_effects, cause_of
 from .rules import SEAL_KINDS, SUSPENSION_KINDS, check_capacity_application
 
 ACTION_METHOD = {

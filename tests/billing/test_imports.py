@@ -420,6 +420,26 @@ def test_line_numbers_are_physical_lines(customers):
     assert [(e.line, e.column) for e in error.value.errors] == [(4, "energy_charge")]
 
 
+def test_line_numbers_count_the_lines_of_a_quoted_multiline_field():
+    rows = [
+        '2300000001,"示例公司\n第二行",南岗,general_commercial,5211,10,,0,,,',
+        "2300000002,乙,南岗,shop,5211,10,,0,,,",
+    ]
+
+    with pytest.raises(ImportFailed) as error:
+        import_customers(io.StringIO(csv_text(CUSTOMER_HEADER, rows)))
+
+    assert [(e.line, e.column) for e in error.value.errors] == [(4, "category")]
+
+
+def test_rows_of_empty_cells_are_skipped(customers):
+    text = csv_text(BILL_HEADER, [BILLS[0], ",,,,,,,,,,", " , ,,,,,,,,,"])
+
+    result = import_bills(io.StringIO(text))
+
+    assert (result.rows, result.created) == (1, 1)
+
+
 def test_missing_columns_are_named(tmp_path):
     header = CUSTOMER_HEADER.replace(",district", "").replace(",priority_role", "")
     rows = ["2300000001,甲,general_commercial,5211,10,,0,,"]

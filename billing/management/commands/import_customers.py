@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from tqdm import tqdm
 
 from billing.imports import ImportFailed, ImportProgress, ImportResult, import_customers
@@ -49,7 +51,7 @@ class ImportCommand(BaseCommand):
 
     def handle(self, *args: Any, file: str, progress: bool | None, verbosity: int, **options: Any) -> None:
         show = progress if progress is not None else (verbosity > 0 and self.stderr.isatty())
-        name = "standard input" if file == "-" else file
+        name = _("standard input") if file == "-" else file
         try:
             if file == "-":
                 stream: Iterable[str] = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
@@ -60,12 +62,15 @@ class ImportCommand(BaseCommand):
                 with path.open(encoding="utf-8-sig", newline="") as stream:
                     result = self._run(stream, total=total, show=show)
         except OSError as exc:
-            raise CommandError(f"{name}: cannot read: {exc.strerror or exc}") from exc
+            message = _("%(file)s: cannot read: %(error)s") % {"file": name, "error": exc.strerror or exc}
+            raise CommandError(message) from exc
         except ImportFailed as exc:
-            raise CommandError(
-                f"{name}: rejected, nothing was imported ({exc.total} error{'s' if exc.total != 1 else ''}):\n"
-                f"{exc.report()}"
-            ) from exc
+            message = ngettext(
+                "%(file)s: rejected, nothing was imported (%(count)d error):",
+                "%(file)s: rejected, nothing was imported (%(count)d errors):",
+                exc.total,
+            ) % {"file": name, "count": exc.total}
+            raise CommandError(f"{message}\n{exc.report()}") from exc
         if verbosity > 0:
             self.stdout.write(self.style.SUCCESS(f"{name}: {result.summary()}"))
 
