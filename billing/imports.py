@@ -14,7 +14,7 @@ How an import runs, inside one ``transaction.atomic()``:
 3. If any check failed, ``ImportFailed`` is raised inside the atomic block, so nothing is written.
    Otherwise ``UPDATE … FROM`` (customers that changed) and ``INSERT … SELECT … WHERE NOT EXISTS``
    (new rows) write everything in a few statements. (No ``ON CONFLICT``: under the lock it could
-   never fire, and on PostgreSQL its speculative insertion made the bills insert ~40% slower.)
+   never fire, and on PostgreSQL its speculative insertion made the bills insert ~20% slower.)
 
 The same SQL serves PostgreSQL and SQLite; the vendor branches are the staging load (COPY vs
 executemany), the table lock, ``ANALYZE``/``work_mem`` on PostgreSQL, and the month-to-date

@@ -484,3 +484,57 @@ def test_no_progress_bar_when_not_a_terminal_or_at_verbosity_0(customers_file):
 
     assert err.getvalue() == ""
     assert Account.objects.count() == 5
+
+
+# --- PostgreSQL: two imports at once ----------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_concurrent_import_of_the_same_bill_with_other_amounts_waits_and_is_refused():
+    """The second import waits for the first one's table lock and then sees its bill.
+
+    Without the lock it would not see the uncommitted bill, and its insert would die on the
+    unique constraint (or, with ON CONFLICT DO NOTHING, silently keep the other amounts).
+    """
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    import_customers(io.StringIO(csv_text(CUSTOMER_HEADER, CUSTOMERS)))
+    mine = csv_text(BILL_HEADER, [BILLS[0]])
+    theirs = csv_text(BILL_HEADER, [BILLS[0].replace(",7399.00,", ",7400.00,", 1)])
+    outcome: list[object] = []
+
+    def other_import():
+        try:
+            with translation.override("en"):
+                outcome.append(import_bills(io.StringIO(theirs)))
+        except Exception as exc:  # the test inspects whatever happened
+            outcome.append(exc)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=other_import)
+    with transaction.atomic():
+        import_bills(io.StringIO(mine))
+        other.start()
+        with connection.cursor() as cursor:
+            for _ in range(200):  # until the other import waits for the bill table's lock
+                cursor.execute(
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = %s::regclass",
+                    [Bill._meta.db_table],
+                )
+                if cursor.fetchone()[0]:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the second import never waited for the lock")
+    other.join(timeout=30)
+
+    [result] = outcome
+    assert isinstance(result, ImportFailed), result
+    assert result.errors[0].column == "energy_charge"
+    assert "already imported with different amounts" in result.errors[0].message
+    assert list(Bill.objects.values_list("energy_charge", flat=True)) == [Decimal("7399.00")]
