@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from . import engine
+from .imports import BILL_COLUMNS, CUSTOMER_COLUMNS
 from .models import BasicChargeMethod, Category, EnterpriseSize, PriorityRole, TariffComponent
 from .reference import demo_rate
 
@@ -28,48 +30,16 @@ DEFAULT_ACCOUNTS = 5000
 DEFAULT_DISTRICTS = ("道里", "南岗", "道外", "香坊", "平房", "松北", "呼兰", "阿城", "双城")
 PERIODS = tuple(dt.date(2020, month, 1) for month in range(1, 13))
 
-# interfaces.md §1, in order.
-CUSTOMER_COLUMNS = (
-    "account_no",
-    "name",
-    "district",
-    "category",
-    "industry_code",
-    "voltage_kv",
-    "basic_charge_method",
-    "capacity_kva",
-    "contract_demand_kw",
-    "enterprise_size",
-    "priority_role",
-)
-BILL_COLUMNS = (
-    "account_no",
-    "period",
-    "energy_kwh",
-    "energy_charge",
-    "basic_rate",
-    "max_demand_kw",
-    "basic_charge",
-    "power_factor_rate",
-    "power_factor_charge",
-    "late_fee",
-    "paid",
-)
-
 FEN = Decimal("0.01")
-DEMAND_FLOOR_SHARE = Decimal("0.4")  # billed demand is at least 40% of the kVA in service (M4)
-DEMAND_TOLERANCE = Decimal("1.05")  # above 105% of billed demand the excess is charged double (M4)
 LATE_FEE_PER_DAY = Decimal("0.002")  # 违约金 2‰ a day on the overdue amount (non-residential rule)
 
-
-def money(amount: Decimal) -> Decimal:
-    """Round once to the fen, half away from zero (programme.md M3)."""
-    return amount.quantize(FEN, rounding=ROUND_HALF_UP)
+# The demo bills are computed with the engine's own M4 arithmetic: one rule, one implementation.
+money = engine.round_fen
 
 
 def billed_demand(*, contract_kw: Decimal | int, capacity_kva: Decimal | int) -> Decimal:
     """max(contract demand, 40% of the transformer kVA in service) — programme.md M4."""
-    return max(Decimal(contract_kw), Decimal(capacity_kva) * DEMAND_FLOOR_SHARE)
+    return engine.billed_demand(contract_demand_kw=contract_kw, capacity_kva=capacity_kva)
 
 
 def demand_basic_charge(
@@ -80,21 +50,14 @@ def demand_basic_charge(
     rate: Decimal,
     double_excess: bool = True,
 ) -> Decimal:
-    """Demand-basis basic charge of one month (programme.md M4).
-
-    Up to 105% of the billed demand, the billed demand is charged. Above it, the actual demand is
-    charged and the part above 105% is charged a second time (``double_excess``) — or only once
-    for an account with approved capacity-expansion relief. M4's example: contract 800 kW,
-    actual 900 kW, 37.5 元 → 36,000.00, or 33,750.00 with relief.
-    """
-    billed = billed_demand(contract_kw=contract_kw, capacity_kva=capacity_kva)
-    threshold = billed * DEMAND_TOLERANCE
-    actual = Decimal(actual_kw)
-    if actual <= threshold:
-        return money(billed * rate)
-    if double_excess:
-        return money(actual * rate + (actual - threshold) * rate)
-    return money(actual * rate)
+    """Demand-basis basic charge of one month (programme.md M4), as billed without relief by default."""
+    return engine.demand_basic_charge(
+        contract_demand_kw=contract_kw,
+        capacity_kva=capacity_kva,
+        max_demand_kw=actual_kw,
+        rate=rate,
+        demand_relief=not double_excess,
+    )
 
 
 def _fmt_decimal(value: Decimal | int | None) -> str:

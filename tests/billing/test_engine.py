@@ -121,22 +121,6 @@ def test_m4_forty_percent_floor(max_demand, demand_relief, expected):
     assert charge == D(expected)
 
 
-def test_m4_agrees_with_the_demo_generator():
-    from billing import demo
-
-    for contract, capacity, actual in [(800, 1000, 900), (300, 1000, 500), (800, 1000, 700), (631, 1250, 799)]:
-        for relief in (False, True):
-            assert demand_basic_charge(
-                contract_demand_kw=contract,
-                capacity_kva=capacity,
-                max_demand_kw=actual,
-                rate=D("37.5"),
-                demand_relief=relief,
-            ) == demo.demand_basic_charge(
-                contract_kw=contract, capacity_kva=capacity, actual_kw=actual, rate=D("37.5"), double_excess=not relief
-            )
-
-
 # --- M5 ---------------------------------------------------------------------------------------------
 
 

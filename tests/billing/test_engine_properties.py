@@ -17,7 +17,6 @@ from billing.engine import (
     MonthResult,
     Seal,
     basic_charge,
-    demand_basic_charge,
     monthly_basic_charge,
     posting_delta,
     power_factor_charge,
@@ -272,21 +271,3 @@ def test_the_month_basic_charge_is_whole_fen_and_capped(account, period, demand_
     charge = basic_charge(period=period, terms=terms, seals=seals, demand_relief=demand_relief)
     assert charge.as_tuple().exponent == -2
     assert D(0) <= charge <= monthly_basic_charge(terms, demand_relief=demand_relief)
-
-
-@ENGINE
-@given(
-    st.integers(min_value=0, max_value=5000),
-    st.sampled_from(TRANSFORMERS_KVA),
-    st.integers(min_value=0, max_value=10000),
-    basic_rates,
-    st.booleans(),
-)
-def test_the_demand_rule_agrees_with_the_demo_generator(contract, capacity, actual, rate, relief):
-    from billing import demo
-
-    assert demand_basic_charge(
-        contract_demand_kw=contract, capacity_kva=capacity, max_demand_kw=actual, rate=rate, demand_relief=relief
-    ) == demo.demand_basic_charge(
-        contract_kw=contract, capacity_kva=capacity, actual_kw=actual, rate=rate, double_excess=not relief
-    )
