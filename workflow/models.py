@@ -185,6 +185,8 @@ class Application(ChainItem):
         verbose_name_plural = _("applications")
         indexes = [
             models.Index(fields=["state", "district", "state_changed_at"], name="application_queue"),
+            # City-level queues (no district condition): oldest first straight from the index.
+            models.Index(fields=["state", "state_changed_at", "id"], name="application_queue_city"),
         ]
 
     def __str__(self) -> str:
