@@ -297,7 +297,7 @@ class CauseType(models.TextChoices):
 
 
 class GrantKind(models.TextChoices):
-    DISCOUNT = "discount", _("95% settlement")
+    DISCOUNT = "discount", _("95 percent settlement")
     SEAL = "seal", _("Capacity sealed (suspension or reduction)")
     DEMAND_RELIEF = "demand_relief", _("No double charge above 105%")
     LATE_FEE_WAIVER = "late_fee_waiver", _("Late fees waived")

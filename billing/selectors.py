@@ -6,6 +6,7 @@ district reviewer never gets another district's rows, whichever page asks.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -13,7 +14,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 
 from portal.scoping import scope_to_user
 
-from .models import DISCOUNT_CATEGORIES, Account, Bill
+from .models import DISCOUNT_CATEGORIES, Account, Bill, JobState, PostingJob
 
 # programme.md M1 as a database condition (the same rule as ``Account.eligible_discount``).
 ELIGIBLE_DISCOUNT_Q = Q(category__in=DISCOUNT_CATEGORIES, high_energy=False)
@@ -91,8 +92,36 @@ class AccountBills:
     totals: dict[str, Decimal]
 
 
-def account_bills(*, account: Account) -> AccountBills:
-    """The account's bills by month (one query), with the column totals."""
-    rows = [_bill_row(bill) for bill in Bill.objects.filter(account=account).order_by("period")]
+def account_bills(*, account: Account, bills: Iterable[Bill] | None = None) -> AccountBills:
+    """The account's bills by month (one query, none if ``bills`` are given), with the column totals."""
+    if bills is None:
+        bills = Bill.objects.filter(account=account).order_by("period")
+    rows = [_bill_row(bill) for bill in bills]
     totals = {name: sum((getattr(row, name) for row in rows), Decimal(0)) for name in BILL_TOTAL_FIELDS}
     return AccountBills(rows=rows, totals=totals)
+
+
+# --- posting jobs ----------------------------------------------------------------------------------
+
+
+def posting_job_for(*, cause_type: str, cause_id: int) -> PostingJob | None:
+    """The posting job of an approved list or application (one query), or None if it has none yet."""
+    return PostingJob.objects.filter(cause_type=cause_type, cause_id=cause_id).first()
+
+
+def posting_job_status(job: PostingJob) -> dict:
+    """What a progress bar shows of a job: state, chunks done of total, percent, entries, last error."""
+    return {
+        "id": job.pk,
+        "state": job.state,
+        "state_label": str(JobState(job.state).label),
+        "chunks_done": job.chunks_done,
+        "chunks_total": job.chunks_total,
+        "progress": job.progress,
+        "entries_posted": job.entries_posted,
+        "error": job.error if job.state != JobState.DONE else "",
+        "attempts": job.attempts,
+        "updated_at": job.updated_at,
+        "finished_at": job.finished_at,
+        "done": job.state == JobState.DONE,
+    }

@@ -1,26 +1,33 @@
-"""Serializers of the customer API (interfaces.md §2): an account, and its bills month by month.
+"""Serializers of the billing API (interfaces.md §2): an account, its bills month by month, the ledger.
 
-Amounts are decimal strings with two places (``"11083.34"``), periods ``YYYY-MM``.
-
-TODO(relief engine + ledger issue — programme.md M8/M9): discounts, credits and the balance
-are reported as ``0.00`` because the ledger does not exist yet. When it lands, feed
-:func:`bill_statements` the ledger sums per (bill, kind) from a billing selector (one query for
-all the bills, keeping the endpoint's query count fixed) and compute ``balance`` from the ledger.
+Amounts are decimal strings with two places (``"11083.34"``), periods ``YYYY-MM``. Discounts,
+credits, what is due and the balance come from the ledger (``billing.ledger``, programme.md M8).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from decimal import Decimal
+import datetime as dt
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .models import MONEY, Account, BasicChargeMethod, Bill, Category, EnterpriseSize, PriorityRole
-
-ZERO = Decimal("0.00")
+from . import ledger
+from .models import (
+    MONEY,
+    Account,
+    BasicChargeMethod,
+    Category,
+    CauseType,
+    EnterpriseSize,
+    JobState,
+    LedgerEntry,
+    LedgerKind,
+    PriorityRole,
+    period_label,
+)
 
 # --- Arrears protection (programme.md M10) ------------------------------------------------------
 
@@ -45,48 +52,6 @@ def account_is_protected(account: Account) -> bool:
     )
 
 
-# --- Bills as statements --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StatementLine:
-    kind: str
-    label: str
-    amount: Decimal
-    discount: Decimal
-
-
-@dataclass(frozen=True)
-class BillStatement:
-    """One month's bill as the customer sees it: lines as billed, the relief on them, what is due."""
-
-    period: str
-    lines: tuple[StatementLine, ...]
-    gross: Decimal
-    credits: Decimal
-
-    @property
-    def discount(self) -> Decimal:
-        return sum((line.discount for line in self.lines), ZERO)
-
-    @property
-    def due(self) -> Decimal:
-        """Σ lines − Σ discounts (programme.md M3); credits offset later bills and are shown apart."""
-        return self.gross - self.discount
-
-
-def bill_statement(bill: Bill) -> BillStatement:
-    """The statement of one bill; discounts and credits are 0.00 until the ledger exists (TODO above)."""
-    lines = tuple(
-        StatementLine(kind=kind, label=label, amount=amount, discount=ZERO) for kind, label, amount in bill.lines
-    )
-    return BillStatement(period=bill.period_label, lines=lines, gross=bill.gross, credits=ZERO)
-
-
-def bill_statements(bills: Iterable[Bill]) -> list[BillStatement]:
-    return [bill_statement(bill) for bill in bills]
-
-
 # --- Serializers ----------------------------------------------------------------------------------
 
 
@@ -96,7 +61,12 @@ def money_field(**kwargs) -> serializers.DecimalField:
 
 @extend_schema_field({"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$", "example": "2020-03"})
 class PeriodField(serializers.CharField):
-    """A billing month as ``YYYY-MM``."""
+    """A billing month as ``YYYY-MM`` (from a month's first day or the label itself)."""
+
+    def to_representation(self, value) -> str:
+        if isinstance(value, dt.date):
+            return period_label(value)
+        return super().to_representation(value)
 
 
 class CustomerSerializer(serializers.ModelSerializer):
@@ -112,7 +82,7 @@ class CustomerSerializer(serializers.ModelSerializer):
     )
     protected = serializers.SerializerMethodField(help_text="Arrears protection applies (programme.md M10).")
     balance = serializers.SerializerMethodField(
-        help_text="Relief credited and not yet used, yuan (0.00 until the ledger exists)."
+        help_text="The sum of the account's credits in the ledger (every kind but the discount), yuan."
     )
 
     class Meta:
@@ -142,21 +112,151 @@ class CustomerSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(money_field())
     def get_balance(self, account: Account) -> str:
-        # TODO(relief engine + ledger issue — programme.md M8/M9): the ledger's balance.
-        return money_field().to_representation(ZERO)
+        # Annotated by the view (billing.ledger.balance_subquery): no query of its own.
+        balance = getattr(account, "balance", None)
+        if balance is None:
+            balance = ledger.account_balance(account=account)
+        return money_field().to_representation(balance)
+
+
+class NamedChoiceField(serializers.CharField):
+    """A read-only code whose schema is a named enum component (``enum_name``) shared by every use.
+
+    Named by us rather than by drf-spectacular's enum postprocessing, which names enums after the
+    field (``kind``, ``state``): the workflow has its own ``kind`` and ``state`` choice sets, and
+    the collision would be a schema warning (the schema check fails on warnings).
+    """
+
+    enum_name: str = ""
+    choices: type | None = None
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+
+class NamedChoiceFieldExtension(OpenApiSerializerFieldExtension):
+    target_class = NamedChoiceField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        component = ResolvedComponent(
+            name=field.enum_name,
+            type=ResolvedComponent.SCHEMA,
+            object=field.enum_name,
+            schema={"type": "string", "enum": list(field.choices.values)},
+        )
+        auto_schema.registry.register_on_missing(component)
+        return component.ref
+
+
+class LedgerKindField(NamedChoiceField):
+    enum_name = "LedgerKindEnum"
+    choices = LedgerKind
+
+
+class CauseTypeOutField(NamedChoiceField):
+    enum_name = "LedgerCauseTypeEnum"
+    choices = CauseType
+
+
+class JobStateField(NamedChoiceField):
+    enum_name = "PostingJobStateEnum"
+    choices = JobState
 
 
 class BillLineSerializer(serializers.Serializer):
     kind = serializers.CharField(read_only=True, help_text="energy, basic, power_factor or late_fee")
     label = serializers.CharField(read_only=True)
     amount = money_field()
-    discount = money_field(help_text="The 5% on this line (0.00 until the ledger exists).")
+    discount = money_field(
+        help_text=(
+            "The 5% on this line (programme.md M3). The ledger holds the discount per bill; this is the "
+            "relief engine's split of it, and the lines add up to the bill's discount."
+        )
+    )
+
+
+class ReliefSerializer(serializers.Serializer):
+    kind = LedgerKindField()
+    label = serializers.CharField(source="kind_label", read_only=True, help_text="The bill's wording of the kind.")
+    amount = money_field(help_text="The ledger's sum for this bill, kind and cause (corrections included).")
+    cause_type = CauseTypeOutField(source="cause.type", help_text="What the amount comes from.")
+    cause_id = serializers.IntegerField(source="cause.id", read_only=True)
 
 
 class BillStatementSerializer(serializers.Serializer):
     period = PeriodField(read_only=True)
     lines = BillLineSerializer(many=True, read_only=True)
     gross = money_field(help_text="Σ lines as billed.")
-    discount = money_field(help_text="Σ line discounts.")
-    due = money_field(help_text="gross − discount.")
-    credits = money_field(help_text="Relief credits posted for this month (0.00 until the ledger exists).")
+    discount = money_field(help_text="The ledger's discount for this bill (kind discount); Σ line discounts.")
+    credits = money_field(help_text="The ledger's credits for this bill (every kind but the discount).")
+    due = money_field(help_text="gross − discount − credits.")
+    relief = ReliefSerializer(
+        many=True, read_only=True, help_text="The discount and credits by kind and cause (list or application)."
+    )
+    pending = serializers.BooleanField(
+        read_only=True,
+        help_text=(
+            "The ledger has not reached what the approvals give yet (a posting job is pending, running or "
+            "failed); the figures are the ledger's as it stands."
+        ),
+    )
+
+
+class LedgerEntrySerializer(serializers.ModelSerializer):
+    """One ledger entry (interfaces.md §2): positive in the customer's favour, negative a correction."""
+
+    account_no = serializers.CharField(source="account.account_no", read_only=True)
+    period = PeriodField(read_only=True)
+    kind = LedgerKindField()
+    amount = money_field(help_text="Yuan; positive in the customer's favour, negative a correction.")
+    cause_type = CauseTypeOutField(help_text="What the entry comes from.")
+
+    class Meta:
+        model = LedgerEntry
+        fields = ["account_no", "period", "kind", "amount", "cause_type", "cause_id", "posted_at"]
+        read_only_fields = fields
+
+
+class CauseTypeField(serializers.ChoiceField):
+    """A cause type; an unknown one is refused with a message naming the choices."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=CauseType.choices, **kwargs)
+
+    def to_internal_value(self, data):
+        if data not in CauseType.values:
+            raise serializers.ValidationError(ledger.cause_type_error(str(data)))
+        return data
+
+
+class LedgerFilterSerializer(serializers.Serializer):
+    """The ledger's query parameters."""
+
+    account_no = serializers.RegexField(
+        r"^\d{10}\Z",
+        required=False,
+        help_text="户号, 10 digits. An account outside the caller's district gives no entries, like an unknown one.",
+        error_messages={"invalid": "An account number has 10 digits."},
+    )
+    cause_type = CauseTypeField(required=False, help_text="What the entries come from.")
+    cause_id = serializers.IntegerField(required=False, min_value=1, help_text="The list's or application's id.")
+
+
+class PostingJobSerializer(serializers.Serializer):
+    """A posting job's progress (what the item pages' progress bar polls)."""
+
+    id = serializers.IntegerField(read_only=True)
+    state = JobStateField(help_text="failed: retried by the sweep; the item stays approved meanwhile.")
+    state_label = serializers.CharField(read_only=True)
+    chunks_done = serializers.IntegerField(read_only=True)
+    chunks_total = serializers.IntegerField(read_only=True)
+    progress = serializers.IntegerField(read_only=True, help_text="Percent of chunks done, 0–100.")
+    entries_posted = serializers.IntegerField(read_only=True)
+    error = serializers.CharField(read_only=True, help_text="The last error while the job is not done, else empty.")
+    attempts = serializers.IntegerField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+    finished_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    done = serializers.BooleanField(read_only=True)

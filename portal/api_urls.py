@@ -12,6 +12,7 @@ from rest_framework.permissions import IsAuthenticated
 
 from billing import api as billing_api
 from workflow import api as workflow_api
+from workflow import views as workflow_views
 
 from . import api
 
@@ -27,6 +28,7 @@ urlpatterns = [
     ),
     path("customers/<str:account_no>/", billing_api.CustomerDetailView.as_view(), name="customer-detail"),
     path("customers/<str:account_no>/bills/", billing_api.CustomerBillsView.as_view(), name="customer-bills"),
+    path("ledger/", billing_api.LedgerListView.as_view(), name="ledger"),
     # Ids are taken as text and checked in the view, so that "abc" answers a JSON 404 like an unknown id.
     path("applications/", workflow_api.ApplicationListView.as_view(), name="application-list"),
     path("applications/<str:id>/", workflow_api.ApplicationDetailView.as_view(), name="application-detail"),
@@ -39,6 +41,12 @@ urlpatterns = [
         "applications/<str:id>/transitions/<str:action>/",
         workflow_api.ApplicationTransitionView.as_view(),
         name="application-transition",
+    ),
+    # Progress of an approved item's posting job (the item pages poll it).
+    path(
+        "applications/<str:id>/posting-job/",
+        workflow_views.ApplicationPostingJobView.as_view(),
+        name="application-posting-job",
     ),
     path("eligibility-lists/", workflow_api.EligibilityListListView.as_view(), name="eligibility-list-list"),
     path(
@@ -55,5 +63,10 @@ urlpatterns = [
         "eligibility-lists/<str:id>/transitions/<str:action>/",
         workflow_api.EligibilityListTransitionView.as_view(),
         name="eligibility-list-transition",
+    ),
+    path(
+        "eligibility-lists/<str:id>/posting-job/",
+        workflow_views.ListPostingJobView.as_view(),
+        name="eligibility-list-posting-job",
     ),
 ]

@@ -21,15 +21,22 @@ from django.views import View
 from django.views.generic import FormView, TemplateView
 from django_filters.views import FilterView
 from django_tables2 import RequestConfig, SingleTableMixin
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
 
 from billing.engine import to_wan
+from billing.selectors import posting_job_for, posting_job_status
+from billing.serializers import PostingJobSerializer
 from billing.tables import BoundedLazyPaginator
+from portal.api import READ_ERRORS, PortalAPIView
 from portal.errors import Conflict
 from portal.roles import Role
 from portal.scoping import scope_to_user
 
 from . import chain, selectors
 from .chain import Action, ReasonCode, State
+from .effects import cause_of
 from .eligibility import eligibility_entry_change
 from .filters import ApplicationQueueFilter, ListQueueFilter
 from .forms import (
@@ -47,6 +54,8 @@ from .services import application_create, item_transition, verification_record
 from .tables import ApplicationQueueTable, EntryTable, ListQueueTable
 
 PAGINATION = {"per_page": 25, "paginator_class": BoundedLazyPaginator}
+# States in which an item has a posting job (programme.md §3: approved → settled by the task).
+POSTED_STATES = frozenset({State.APPROVED, State.SETTLED})
 
 # Labels of the fields a service's ValidationError may name, for the messages of the action views.
 FIELD_LABELS = {
@@ -116,6 +125,23 @@ class ItemPageMixin:
             "reason_codes": ReasonCode.choices,
             "waiting_for": waiting_for,
             "open": item.state in chain.OPEN_STATES,
+            **self.posting_job_context(item),
+        }
+
+    # The API route of the item's posting-job progress (polled by static/js/posting-job.js).
+    posting_job_url_name: str
+
+    def posting_job_context(self, item: ChainItem) -> dict:
+        """The item's posting job, once approved: one query, none before (there is no job before approval)."""
+        if item.state not in POSTED_STATES:
+            return {"posting_job": None}
+        cause_type, cause_id = cause_of(item)
+        job = posting_job_for(cause_type=cause_type, cause_id=cause_id)
+        if job is None:
+            return {"posting_job": None}
+        return {
+            "posting_job": posting_job_status(job),
+            "posting_job_url": reverse(self.posting_job_url_name, args=[item.pk]),
         }
 
 
@@ -159,6 +185,7 @@ class ApplicationDetailView(ItemPageMixin, TemplateView):
 
     template_name = "workflow/application_detail.html"
     action_url_prefix = "workflow:application"
+    posting_job_url_name = "api:application-posting-job"
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -362,6 +389,7 @@ class ListDetailView(ItemPageMixin, TemplateView):
 
     template_name = "workflow/list_detail.html"
     action_url_prefix = "workflow:list"
+    posting_job_url_name = "api:eligibility-list-posting-job"
 
     def get_list(self) -> EligibilityList:
         lst = selectors.eligibility_list_get(user=self.request.user, pk=self.kwargs["pk"])
@@ -577,3 +605,57 @@ def _ids(values: list[str]) -> list[int]:
         if value.isascii() and value.isdigit() and 0 < int(value) < 2**31 and int(value) not in seen:
             seen.append(int(value))
     return seen
+
+
+# --- posting-job progress (JSON, polled by the item pages) ---------------------------------------
+
+
+def _item_id(value: str) -> int:
+    if not (value.isascii() and value.isdigit()) or not 0 < int(value) < 2**31:
+        raise NotFound()
+    return int(value)
+
+
+class PostingJobView(PortalAPIView):
+    """The posting job of an approved item: state, chunks done of total, percent, last error.
+
+    Scoped like the item (404 outside the caller's district, for an unknown id, or while the item
+    has no job yet). Two queries besides authentication: the item, its job.
+    """
+
+    model: type[ChainItem]
+    serializer_class = PostingJobSerializer
+
+    def get(self, request, id: str):
+        items = scope_to_user(self.model.objects.only("id", "district", "state"), request.user)
+        item = items.filter(pk=_item_id(id)).first()
+        if item is None:
+            raise NotFound()
+        cause_type, cause_id = cause_of(item)
+        job = posting_job_for(cause_type=cause_type, cause_id=cause_id)
+        if job is None:
+            raise NotFound(_("This item has no posting job yet: it is created when the item is approved."))
+        return Response(PostingJobSerializer(posting_job_status(job)).data)
+
+
+ITEM_ID_PARAMETER = OpenApiParameter("id", str, OpenApiParameter.PATH, pattern=r"^\d+$")
+
+
+@extend_schema(
+    tags=["applications"],
+    summary="The posting job of an approved application (progress)",
+    parameters=[ITEM_ID_PARAMETER],
+    responses={200: PostingJobSerializer, **READ_ERRORS},
+)
+class ApplicationPostingJobView(PostingJobView):
+    model = Application
+
+
+@extend_schema(
+    tags=["eligibility-lists"],
+    summary="The posting job of an approved eligibility list (progress)",
+    parameters=[ITEM_ID_PARAMETER],
+    responses={200: PostingJobSerializer, **READ_ERRORS},
+)
+class ListPostingJobView(PostingJobView):
+    model = EligibilityList

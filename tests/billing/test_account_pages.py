@@ -345,8 +345,8 @@ def test_account_page_runs_a_fixed_number_of_queries(client_as, django_assert_nu
         BillFactory(account=account, period=dt.date(2020, month, 1))
     client = client_as("manager")
     # session, user, permissions (user + groups), roles, the account with its district, its
-    # industry, its bills.
-    with django_assert_num_queries(8):
+    # industry, its bills, the ledger's sums per (bill, kind, cause), its grants, the policies.
+    with django_assert_num_queries(11):
         response = client.get(detail_url(account.account_no))
     assert len(response.context["bill_table"].rows) == 6
 

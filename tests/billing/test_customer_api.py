@@ -142,8 +142,7 @@ def test_customer_detail_fields_and_values(api_as):
         "high_energy": False,
         "eligible_discount": True,
         "protected": False,
-        # TODO(relief engine + ledger): the real balance.
-        "balance": "0.00",
+        "balance": "0.00",  # no credit in the ledger (tests/billing/test_ledger_outputs.py has some)
     }
 
 
@@ -219,11 +218,14 @@ def test_bills_show_lines_gross_discount_due_and_credits(api_as, nangang):
     assert all(line["label"] for line in bill["lines"])
     assert bill["gross"] == "32170.61"
     assert Decimal(bill["gross"]) == sum(Decimal(line["amount"]) for line in bill["lines"])
-    # TODO(relief engine + ledger): discounts and credits come from the ledger.
+    # Nothing in the ledger for this bill: no discount, no credit (figures with relief are in
+    # tests/billing/test_ledger_outputs.py).
     assert bill["discount"] == "0.00"
     assert bill["credits"] == "0.00"
+    assert bill["relief"] == []
+    assert bill["pending"] is False
     assert bill["due"] == "32170.61"
-    assert Decimal(bill["due"]) == Decimal(bill["gross"]) - Decimal(bill["discount"])
+    assert Decimal(bill["due"]) == Decimal(bill["gross"]) - Decimal(bill["discount"]) - Decimal(bill["credits"])
 
 
 def test_bills_are_in_month_order_and_only_the_accounts_own(api_as, nangang):
@@ -245,8 +247,9 @@ def _bills(account: Account, count: int) -> None:
         BillFactory(account=account, period=dt.date(2019 + (i + 1) // 12, (i + 1) % 12 + 1, 1))
 
 
-# Session + user (2), the user's permissions (2), the user's roles (1), the account (1), its bills (1).
-BILLS_QUERIES = 7
+# Session + user (2), the user's permissions (2), the user's roles (1), the account (1), its bills (1),
+# the ledger's sums per (bill, kind, cause) (1), the account's grants (1), the policies (1).
+BILLS_QUERIES = 10
 
 
 @pytest.mark.parametrize("count", [2, 12])
@@ -267,8 +270,9 @@ def test_bills_query_count_with_token_auth(make_staff, nangang, count, django_as
     user = make_staff("manager")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    # Token + user (1), permissions (2), roles (1), the account (1), its bills (1).
-    with django_assert_num_queries(6):
+    # Token + user (1), permissions (2), roles (1), the account (1), its bills (1), ledger sums (1),
+    # grants (1), policies (1).
+    with django_assert_num_queries(9):
         response = client.get(bills_url(nangang.account_no))
     assert response.status_code == 200
     assert len(response.json()) == count

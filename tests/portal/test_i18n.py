@@ -111,7 +111,7 @@ def test_model_labels_and_choices_are_translated():
 
 
 def read_po(path) -> list[dict]:
-    """Entries of a .po file (msgid, msgstr, flags); enough for this catalogue (no plurals)."""
+    """Entries of a .po file (msgid, msgstr, flags, plural); zh-hans has one plural form (msgstr[0])."""
     entries, current, field = [], None, None
     for line in path.read_text(encoding="utf-8").splitlines() + [""]:
         if not line.strip():
@@ -120,13 +120,16 @@ def read_po(path) -> list[dict]:
             current, field = None, None
             continue
         if current is None:
-            current = {"flags": set(), "msgid": "", "msgstr": ""}
+            current = {"flags": set(), "msgid": "", "msgstr": "", "plural": False}
         if line.startswith("#,"):
             current["flags"] |= {flag.strip() for flag in line[2:].split(",")}
         elif line.startswith("#"):
             continue
-        elif line.startswith(("msgid ", "msgstr ")):
+        elif line.startswith(("msgid ", "msgstr ", "msgid_plural ", "msgstr[")):
             field, _, literal = line.partition(" ")
+            if field == "msgid_plural":
+                current["plural"] = True
+            field = {"msgstr[0]": "msgstr"}.get(field, field)
             current[field] = ast.literal_eval(literal)
         elif line.startswith('"'):
             current[field] += ast.literal_eval(line)
@@ -148,7 +151,11 @@ def test_compiled_catalogue_matches_the_po_file():
     """compilemessages was run after the last change to the .po file."""
     with MO_PATH.open("rb") as handle:
         catalog = gettext.GNUTranslations(handle)._catalog
-    stale = [e["msgid"] for e in read_po(PO_PATH) if catalog.get(e["msgid"]) != e["msgstr"]]
+    stale = [
+        e["msgid"]
+        for e in read_po(PO_PATH)
+        if catalog.get((e["msgid"], 0) if e["plural"] else e["msgid"]) != e["msgstr"]
+    ]
     assert not stale, f"run compilemessages: {stale[:5]}"
 
 
