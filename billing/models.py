@@ -441,3 +441,106 @@ class PostingChunk(models.Model):
 
     def __str__(self) -> str:
         return f"chunk {self.account_from}-{self.account_to} of job {self.job_id}"
+
+
+# --- Statistics (programme.md M11): summary rows the posting keeps, the dashboard reads ---------
+
+
+class StatsMetric(models.TextChoices):
+    """What a summary cell counts and sums (``billing.stats`` says how each one is derived)."""
+
+    DISCOUNT = "discount", _("95 percent settlement")
+    BASIC_CHARGE_CREDIT = "basic_charge_credit", _("Basic charge credited (seals)")
+    DEMAND_RELIEF_CREDIT = "demand_relief_credit", _("Demand relief credited (no double charge)")
+    INVESTMENT_WAIVER = "investment_waiver", _("Connection investment waived")
+    LATE_FEE_WAIVER = "late_fee_waiver", _("Late fees waived")
+    TWO_PART = "two_part", _("Two-part tariff relief")
+    ALL = "all", _("All relief")
+    PROTECTED = "protected", _("Protected accounts and their arrears")
+    IN_ARREARS = "in_arrears", _("Protected accounts in arrears")
+
+
+class StatsAccountMonth(models.Model):
+    """One account's relief and arrears in one billing month: the ledger's sums per kind, to the fen.
+
+    Derived rows, rewritten by ``billing.stats.stats_refresh`` for the accounts a posting chunk
+    touched; never edited by hand. A row exists when the month has relief (any kind's sum is not
+    zero) or the account is protected (M10) and has a bill for the month. ``district`` and
+    ``category`` are the account's when the row was written.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="+")
+    period = models.DateField(_("billing month"))
+    district = models.ForeignKey("portal.District", on_delete=models.PROTECT, related_name="+")
+    category = models.CharField(_("category"), max_length=20, choices=Category.choices)
+    discount = models.DecimalField(_("discount"), default=0, **MONEY)
+    basic_charge_credit = models.DecimalField(_("basic charge credit"), default=0, **MONEY)
+    demand_relief_credit = models.DecimalField(_("demand relief credit"), default=0, **MONEY)
+    investment_waiver = models.DecimalField(_("investment waived"), default=0, **MONEY)
+    late_fee_waiver = models.DecimalField(_("late fee waived"), default=0, **MONEY)
+    two_part = models.DecimalField(_("two-part relief"), default=0, **MONEY)
+    total = models.DecimalField(_("all relief"), default=0, **MONEY)
+    protected = models.BooleanField(_("protected, with a bill"), default=False)
+    arrears = models.DecimalField(_("arrears"), default=0, **MONEY)
+
+    class Meta:
+        verbose_name = _("account-month statistics")
+        verbose_name_plural = _("account-month statistics")
+        constraints = [
+            models.UniqueConstraint(fields=["account", "period"], name="stats_account_month_unique"),
+        ]
+        indexes = [models.Index(fields=["period", "district", "category"], name="stats_am_cell")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {period_label(self.period)}"
+
+
+class StatsMonth(models.Model):
+    """A dashboard cell: per month, district, category and metric, the accounts counted and the yuan.
+
+    Kept by increments (``stats_refresh`` adds what a chunk changed), so the counts are of
+    (account, month) pairs: they add up over districts and categories, never over months.
+    """
+
+    period = models.DateField(_("billing month"))
+    district = models.ForeignKey("portal.District", on_delete=models.PROTECT, related_name="+")
+    category = models.CharField(_("category"), max_length=20, choices=Category.choices)
+    metric = models.CharField(_("metric"), max_length=30, choices=StatsMetric.choices)
+    accounts = models.IntegerField(_("accounts"), default=0)
+    amount = models.DecimalField(_("amount"), default=0, **MONEY)
+
+    class Meta:
+        verbose_name = _("monthly statistics")
+        verbose_name_plural = _("monthly statistics")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period", "district", "category", "metric"], name="stats_month_unique_cell"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{period_label(self.period)} {self.district_id} {self.category} {self.metric}"
+
+
+class StatsTotal(models.Model):
+    """A dashboard cell for the whole programme: per district, category and metric.
+
+    ``accounts`` counts distinct accounts over every month (an account benefiting in five months
+    counts once), which the monthly cells cannot give by addition.
+    """
+
+    district = models.ForeignKey("portal.District", on_delete=models.PROTECT, related_name="+")
+    category = models.CharField(_("category"), max_length=20, choices=Category.choices)
+    metric = models.CharField(_("metric"), max_length=30, choices=StatsMetric.choices)
+    accounts = models.IntegerField(_("accounts"), default=0)
+    amount = models.DecimalField(_("amount"), default=0, **MONEY)
+
+    class Meta:
+        verbose_name = _("programme statistics")
+        verbose_name_plural = _("programme statistics")
+        constraints = [
+            models.UniqueConstraint(fields=["district", "category", "metric"], name="stats_total_unique_cell"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.district_id} {self.category} {self.metric}"

@@ -14,7 +14,7 @@ from billing import api as billing_api
 from workflow import api as workflow_api
 from workflow import views as workflow_views
 
-from . import api
+from . import api, dashboard_api
 
 app_name = "api"
 
@@ -29,6 +29,7 @@ urlpatterns = [
     path("customers/<str:account_no>/", billing_api.CustomerDetailView.as_view(), name="customer-detail"),
     path("customers/<str:account_no>/bills/", billing_api.CustomerBillsView.as_view(), name="customer-bills"),
     path("ledger/", billing_api.LedgerListView.as_view(), name="ledger"),
+    path("stats/", dashboard_api.StatsView.as_view(), name="stats"),
     # Ids are taken as text and checked in the view, so that "abc" answers a JSON 404 like an unknown id.
     path("applications/", workflow_api.ApplicationListView.as_view(), name="application-list"),
     path("applications/<str:id>/", workflow_api.ApplicationDetailView.as_view(), name="application-detail"),

@@ -18,6 +18,7 @@ NAV_ITEMS = [
     ("workflow:my-queues", _("My queues"), CHAIN_ROLES),
     ("workflow:application-create", _("New application"), {Role.CLERK}),
     ("billing:account-list", _("Accounts"), None),
+    ("dashboard", _("Dashboard"), {Role.MANAGER, Role.DISTRICT_REVIEWER}),
     ("admin:index", _("Administration"), {Role.ADMIN}),
 ]
 
