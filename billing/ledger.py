@@ -38,7 +38,7 @@ from portal.scoping import scope_to_user
 
 from . import engine
 from .models import MONEY, Account, Bill, CauseType, Grant, LedgerEntry, LedgerKind, period_label
-from .posting import _policy_terms, bill_targets
+from .posting import bill_targets, policy_terms
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +264,7 @@ def _statements(account: Account, bills: Iterable[Bill], *, every_bill: bool) ->
     for row in rows:
         sums[row["bill_id"]][(row["kind"], row["cause_type"], row["cause_id"])] = row["total"]
     grants = list(Grant.objects.filter(account=account).order_by("id"))
-    policies = _policy_terms()
+    policies = policy_terms()
     statements = []
     for bill in bills:
         bill.account = account  # no query per bill for the account

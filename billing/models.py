@@ -350,8 +350,10 @@ class LedgerEntry(models.Model):
     posters that computed the same difference at once collide, so one of them posts nothing.
     """
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger_entries")
-    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="ledger_entries")
+    # No single-column indexes: ledger_account_period and the unique (bill, kind, seq) cover them,
+    # and every index costs the posting batch (docs/benchmarks.md "Posting").
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="ledger_entries", db_index=False)
+    bill = models.ForeignKey(Bill, on_delete=models.PROTECT, related_name="ledger_entries", db_index=False)
     period = models.DateField(_("billing month"))
     kind = models.CharField(_("kind"), max_length=30, choices=LedgerKind.choices)
     seq = models.PositiveIntegerField(_("posting number"))

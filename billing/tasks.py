@@ -5,18 +5,26 @@ from __future__ import annotations
 import datetime as dt
 
 from celery import shared_task
+from django.conf import settings
 from django.utils import timezone
 
 from . import posting
 from .models import JobState, PostingJob
 
-# A job not updated for this long while not done is taken to have lost its worker.
+# A job not updated for this long while not done is taken to have lost its worker. It must exceed
+# the longest chunk (a chunk updates its job when it commits), or busy jobs get duplicate (harmless,
+# idempotent, but wasted) chunk tasks. settings.PORTAL_POSTING_STALE_SECONDS overrides it.
 STALE_AFTER = dt.timedelta(minutes=2)
+
+
+def stale_after() -> dt.timedelta:
+    seconds = getattr(settings, "PORTAL_POSTING_STALE_SECONDS", None)
+    return STALE_AFTER if seconds is None else dt.timedelta(seconds=float(seconds))
 
 
 @shared_task(name="billing.posting_job_run", acks_late=True)
 def posting_job_run(job_id: int) -> int:
-    """Plan the job's chunks and hand each one not done to a worker."""
+    """Plan the job's chunks and hand each one not done to a worker: one task per chunk, never per bill."""
     job = PostingJob.objects.filter(pk=job_id).first()
     if job is None or job.state == JobState.DONE:
         return 0
@@ -50,7 +58,7 @@ def posting_chunk_run(self, chunk_id: int) -> int:
 @shared_task(name="billing.posting_sweep")
 def posting_sweep() -> int:
     """Resume every job that is not done and has not moved lately (lost task, broker down, crash)."""
-    cutoff = timezone.now() - STALE_AFTER
+    cutoff = timezone.now() - stale_after()
     stale = PostingJob.objects.exclude(state=JobState.DONE).filter(updated_at__lt=cutoff)
     ids = list(stale.values_list("id", flat=True))
     for job_id in ids:

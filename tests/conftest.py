@@ -94,12 +94,32 @@ def make_staff(db):
     return make
 
 
-@pytest.fixture
-def celery_worker_process(transactional_db, tmp_path):
-    """A real ``celery -A portal worker`` process on the test broker and the test database.
+class WorkerHandle:
+    """A ``celery -A portal worker`` subprocess; ``stop()`` ends it (SIGTERM by default)."""
 
-    Yields a handle with ``.proc`` (the Popen) and ``.stop()``; the worker is killed at teardown.
-    Tests using it must commit their data (``transactional_db``) so the worker can see it.
+    def __init__(self, proc, log):
+        self.proc = proc
+        self.log = log
+
+    def stop(self, sig=None):
+        import signal
+        import subprocess
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig or signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def celery_worker_factory(transactional_db, tmp_path):
+    """start(broker_url=None, concurrency=1, extra_env=None) → a real worker on the test database.
+
+    Tests using it must commit their data (``transactional_db``) so the worker can see it. Every
+    worker started is killed at teardown.
     """
     import signal
     import subprocess
@@ -108,66 +128,123 @@ def celery_worker_process(transactional_db, tmp_path):
 
     from django.db import connection
 
-    from portal.celery import app
-
     db = connection.settings_dict
     if db["ENGINE"] != "django.db.backends.postgresql":
         pytest.skip("a worker process needs a database it can share: run on PostgreSQL")
-    app.connection_for_write().default_channel.client.flushdb()  # no stale tasks from earlier tests
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="portal.settings.test",
-        DATABASE_URL=(
-            f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
-            f"/{db['NAME']}"
-        ),
-        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
-    )
-    log = tmp_path / "worker.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(  # noqa: S603
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "portal",
-                "worker",
-                "--pool=prefork",
-                "--concurrency=1",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel=INFO",
-                f"--hostname=test-{os.getpid()}@%h",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=settings.BASE_DIR,
+    started: list[WorkerHandle] = []
+
+    def start(broker_url=None, concurrency=1, extra_env=None, beat=False):
+        env = dict(os.environ)
+        env.update(
+            DJANGO_SETTINGS_MODULE="portal.settings.test",
+            DATABASE_URL=(
+                f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}"
+                f"/{db['NAME']}"
+            ),
+            CELERY_BROKER_URL=broker_url or settings.CELERY_BROKER_URL,
         )
+        env.update(extra_env or {})
+        log = tmp_path / f"worker{len(started)}.log"
+        args = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "portal",
+            "worker",
+            "--pool=prefork",
+            f"--concurrency={concurrency}",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=INFO",
+            f"--hostname=test-{os.getpid()}-{len(started)}@%h",
+        ]
+        if beat:
+            args += ["--beat", f"--schedule={tmp_path / 'beat-schedule'}"]
+        with log.open("wb") as out:
+            proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=settings.BASE_DIR)  # noqa: S603
+        handle = WorkerHandle(proc, log)
+        started.append(handle)
+        deadline = time.monotonic() + 60
+        while b" ready." not in log.read_bytes():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                handle.stop(signal.SIGKILL)
+                pytest.fail(f"Celery worker did not start:\n{log.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.2)
+        return handle
 
-    class Handle:
-        def __init__(self):
-            self.proc = proc
-            self.log = log
-
-        def stop(self, sig=signal.SIGTERM):
-            if self.proc.poll() is None:
-                self.proc.send_signal(sig)
-                try:
-                    self.proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-
-    handle = Handle()
-    deadline = time.monotonic() + 60
-    while b" ready." not in log.read_bytes():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            handle.stop(signal.SIGKILL)
-            pytest.fail(f"Celery worker did not start:\n{log.read_text(errors='replace')[-3000:]}")
-        time.sleep(0.2)
-    yield handle
-    handle.stop()
-    # The worker's connections must be gone before pytest-django flushes or drops the database.
+    yield start
+    for handle in started:
+        handle.stop()
+    # The workers' connections must be gone before pytest-django flushes or drops the database.
     connection.close()
+
+
+@pytest.fixture
+def celery_worker_process(celery_worker_factory):
+    """One real worker on the test broker (flushed first: no stale tasks from earlier tests)."""
+    from portal.celery import app
+
+    app.connection_for_write().default_channel.client.flushdb()
+    return celery_worker_factory()
+
+
+@pytest.fixture
+def throwaway_redis(tmp_path):
+    """A Redis server of this test's own (loopback, free port, no persistence) that it may stop and restart.
+
+    The portal's Celery app in this process is pointed at it for the test.
+    """
+    import socket
+    import subprocess
+    import time
+
+    from portal.celery import app
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("needs redis-server (apt-get install redis-server)")
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+
+    class Server:
+        url = f"redis://127.0.0.1:{port}/0"
+        proc = None
+
+        def start(self):
+            self.proc = subprocess.Popen(  # noqa: S603
+                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(100):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    return
+                except OSError:
+                    time.sleep(0.05)
+            raise RuntimeError("redis-server did not start")
+
+        def stop(self):
+            if self.proc and self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+
+    def repoint(url):
+        # Celery reads CELERY_BROKER_URL from the environment before its own setting.
+        os.environ["CELERY_BROKER_URL"] = url
+        app.conf.broker_url = url
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    server = Server()
+    server.start()
+    previous = app.conf.broker_url
+    previous_env = os.environ.get("CELERY_BROKER_URL")
+    repoint(server.url)
+    yield server
+    server.stop()
+    repoint(previous)
+    if previous_env is None:
+        os.environ.pop("CELERY_BROKER_URL", None)

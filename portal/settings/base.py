@@ -199,5 +199,10 @@ PORTAL_CAPACITY_RULES = {
     "reduction_min_months": 6,
     "reduction_max_months": 24,
 }
+# Posting (billing.posting): accounts per chunk task, the PostgreSQL set-based fast path, and how
+# long a job may stand still before the sweep resumes it.
+PORTAL_POSTING_CHUNK_ACCOUNTS = env.int("PORTAL_POSTING_CHUNK_ACCOUNTS", default=2000)
+PORTAL_POSTING_SQL = env.bool("PORTAL_POSTING_SQL", default=True)
+PORTAL_POSTING_STALE_SECONDS = env.int("PORTAL_POSTING_STALE_SECONDS", default=120)
 # Queue age limits per level, in days: older items are highlighted as overdue.
 PORTAL_LEVEL_LIMIT_DAYS = {"report_1": 2, "report_2": 3, "approval_1": 3, "approval_2": 2, "approval_3": 2}
