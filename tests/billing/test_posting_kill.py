@@ -116,7 +116,7 @@ def _dataset(accounts: int) -> PostingJob:
 
 def _clean_run(job: PostingJob) -> list[tuple]:
     """What one clean run of ``job`` posts on an empty ledger, computed by the engine directly."""
-    policies = posting._policy_terms()
+    policies = posting.policy_terms()
     grants: dict[int, list[Grant]] = defaultdict(list)
     for grant in Grant.objects.order_by("id"):
         grants[grant.account_id].append(grant)

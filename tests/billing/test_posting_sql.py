@@ -136,7 +136,7 @@ def dataset(db):
         bill=bills[(plain[3].pk, july)],
         account=plain[3],
         grants=list(Grant.objects.filter(account=plain[3])),
-        policies=posting._policy_terms(),
+        policies=posting.policy_terms(),
     ).targets.discount
     existing = [
         (plain[0], march, "discount", [Decimal("1.00")]),
