@@ -52,7 +52,7 @@ from billing.models import (
     Grant,
     PriorityRole,
 )
-from billing.services import job_for_new_bills
+from billing.services import job_for_new_bills, stats_refresh_after_commit
 from portal.models import District
 
 # How many errors a failed import lists before "… and N more".
@@ -648,6 +648,9 @@ def import_customers(stream: Iterable[str], *, progress: ImportProgress | None =
         )
         created = max(cursor.rowcount, 0)
         stage.drop()
+        if updated:
+            # A changed category or enterprise size can change who is protected (dashboard).
+            stats_refresh_after_commit()
     return ImportResult(
         kind="customers",
         rows=rows,
@@ -852,6 +855,8 @@ def import_bills(stream: Iterable[str], *, progress: ImportProgress | None = Non
         if created and Grant.objects.exists():
             # New bills get what approved lists and applications give them, without anyone acting.
             job_for_new_bills()
+        if created:
+            stats_refresh_after_commit()
     return ImportResult(
         kind="bills",
         rows=rows,

@@ -123,3 +123,17 @@ def job_for_new_bills() -> PostingJob:
     job = PostingJob.objects.create(cause_type="", cause_id=None)
     transaction.on_commit(lambda: job_enqueue(job_id=job.pk))
     return job
+
+
+def stats_refresh_after_commit() -> None:
+    """After an import: rebuild the summary rows in the background (arrears move with new bills)."""
+
+    def enqueue():
+        from .tasks import stats_refresh_all
+
+        try:
+            stats_refresh_all.delay()
+        except Exception:  # broker down: `manage.py refresh_stats` or the next import catches up
+            log.warning("could not enqueue the statistics refresh", exc_info=True)
+
+    transaction.on_commit(enqueue)

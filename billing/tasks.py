@@ -65,3 +65,14 @@ def posting_sweep() -> int:
         PostingJob.objects.filter(pk=job_id).update(updated_at=timezone.now())
         posting_job_run.delay(job_id)
     return len(ids)
+
+
+@shared_task(name="billing.stats_refresh_all", acks_late=True)
+def stats_refresh_all() -> None:
+    """Rebuild the dashboard's summary rows (after an import changed bills or accounts)."""
+    from django.db import transaction
+
+    from .stats import stats_refresh
+
+    with transaction.atomic():
+        stats_refresh()

@@ -168,3 +168,23 @@ def test_bills_imported_after_approval_get_their_discount_without_anyone_acting(
     job = PostingJob.objects.get(cause_type="")
     job_run_inline(job=job)  # what the worker does once the import commits
     assert _sums(m8_account)[(dt.date(2020, 5, 1), "discount")] == Decimal("400.00") + Decimal("1250.00")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_of_bills_refreshes_the_dashboard_summary(m8_account, monkeypatch):
+    """After the import commits, the summary rows are rebuilt (here run inline instead of by a worker)."""
+    import io
+
+    from billing import tasks
+    from billing.imports import import_bills
+
+    calls = []
+    monkeypatch.setattr(tasks.stats_refresh_all, "delay", lambda: calls.append(tasks.stats_refresh_all()))
+    header = (
+        "account_no,period,energy_kwh,energy_charge,basic_rate,max_demand_kw,basic_charge,"
+        "power_factor_rate,power_factor_charge,late_fee,paid\n"
+    )
+    import_bills(io.StringIO(header + f"{m8_account.account_no},2020-06,1,1.00,25,,25000.00,0,0.00,0.00,0.00\n"))
+    assert len(calls) == 1
+    import_bills(io.StringIO(header + f"{m8_account.account_no},2020-06,1,1.00,25,,25000.00,0,0.00,0.00,0.00\n"))
+    assert len(calls) == 1  # nothing new: no refresh
