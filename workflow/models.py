@@ -384,12 +384,21 @@ class Decision(models.Model):
     )
     policy_reason = models.CharField(_("policy applied by the system"), max_length=200, blank=True)
     at = models.DateTimeField(_("at"), default=timezone.now)
+    # When the item reached the state this decision left: the previous decision's time, or the
+    # item's creation. Stored so that time-in-level statistics need no window over the history.
+    arrived_at = models.DateTimeField(_("arrived at this level"), null=True, blank=True)
     snapshot = models.JSONField(_("what the decider saw"), default=dict)
 
     class Meta:
         ordering = ["at", "id"]
         verbose_name = _("decision")
         verbose_name_plural = _("decisions")
+        indexes = [
+            # Time per level (dashboard chain health): read from the index alone.
+            models.Index(fields=["level", "at", "arrived_at"], name="decision_stays"),
+            # Returns and rejections by reason code.
+            models.Index(fields=["level", "action", "reason_code"], name="decision_returns"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(application__isnull=False, eligibility_list__isnull=True)

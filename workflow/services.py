@@ -124,6 +124,7 @@ def item_transition(
             raise Conflict(_("The item changed meanwhile."), current_state=None) from exc
         Decision.objects.create(
             **_decision_fk(locked),
+            arrived_at=_arrived_at(locked),
             level=level,
             action=action,
             from_state=from_state,
@@ -139,6 +140,12 @@ def item_transition(
             # The money: grants and a posting job, committed with the approval; enqueued after commit.
             approved_effects(locked)
     return locked
+
+
+def _arrived_at(item: ChainItem):
+    """When the item reached its current state: its latest decision's time, or its creation."""
+    latest = item.decisions.order_by("-at", "-id").values_list("at", flat=True).first()
+    return latest or item.created_at
 
 
 def _fast_track_applies(item: ChainItem) -> bool:
@@ -158,6 +165,7 @@ def _system_transition(item: ChainItem, method_name: str, *, policy_reason: str,
     item.save()
     Decision.objects.create(
         **_decision_fk(item),
+        arrived_at=_arrived_at(item),
         level=Level.SYSTEM,
         action=Action.FAST_TRACK if method_name == "fast_track" else Action.SETTLE,
         reason=reason,
