@@ -321,6 +321,7 @@ def _path(item, state: str, start: dt.datetime, step: dt.timedelta, rng: random.
 
     def decide(level, action, from_state, to_state, **extra):
         nonlocal at
+        arrived = at  # the item reached this level with the previous decision (or its creation)
         at = at + step * rng.uniform(0.3, 1.7)
         rows.append(
             Decision(
@@ -331,6 +332,7 @@ def _path(item, state: str, start: dt.datetime, step: dt.timedelta, rng: random.
                 to_state=to_state,
                 actor=actors.get(level),
                 at=at,
+                arrived_at=arrived,
                 snapshot={**seen, "state": from_state},
                 **extra,
             )
