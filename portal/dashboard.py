@@ -260,10 +260,12 @@ class Table:
 
 
 def _number(value):
+    """A chart value for JSON: yuan stay exact decimal strings ("1234.56"); the chart script turns
+    them into numbers only to draw them. Counts stay integers."""
     if value is None:
         return None
     if isinstance(value, Decimal):
-        return float(value)
+        return str(value)
     return value
 
 

@@ -283,6 +283,7 @@ def chain_times(*, district_id: int | None = None, category: str | None = None) 
             for i, level in enumerate(LEVELS):
                 n, (median, p90) = row[2 * i], row[2 * i + 1] or (None, None)
                 if n:
+                    # Seconds of waiting, not money: float is right here.
                     result[level] = LevelTimes(n, float(median), float(p90))
         else:
             cursor.execute(

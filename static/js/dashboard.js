@@ -19,7 +19,8 @@
       return {
         label: dataset.label,
         key: dataset.key,
-        data: dataset.data,
+        // Yuan arrive as exact decimal strings; a chart needs numbers only to draw them.
+        data: dataset.data.map(function (value) { return value === null ? null : Number(value); }),
         backgroundColor: PALETTE[index % PALETTE.length],
         borderColor: PALETTE[index % PALETTE.length],
         borderWidth: 1

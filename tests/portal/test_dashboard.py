@@ -359,6 +359,14 @@ def test_manager_sees_every_district_and_the_page_shows_the_ledger(client, scena
     assert f"{total:,.2f}" in html
     assert 'id="chart-discount-months"' in html and 'id="chart-data-discount-months"' in html
     assert "vendor/chartjs/chart.umd.min.js" in html
+    # The chart data carry yuan as exact decimal strings (never floats); counts as integers.
+    import json
+    import re
+
+    spec = json.loads(re.search(r'id="chart-data-discount-districts"[^>]*>(.*?)</script>', html, re.S).group(1))
+    values = [v for d in spec["datasets"] for v in d["data"] if v is not None]
+    assert any(isinstance(v, str) and re.fullmatch(r"-?\d+\.\d{2}", v) for v in values)
+    assert not any(isinstance(v, float) for v in values)
 
 
 @pytest.mark.django_db
