@@ -115,18 +115,31 @@ WITH f AS (
       FROM {ledger}
      WHERE account_id BETWEEN %(lo)s AND %(hi)s AND kind = %(discount)s
      GROUP BY bill_id
+), inserted AS (
+    INSERT INTO {ledger} (account_id, bill_id, period, kind, seq, amount, cause_type, cause_id, job_id, posted_at)
+    SELECT t.account_id, t.bill_id, t.period, %(discount)s, coalesce(l.seq, 0) + 1,
+           t.amount - coalesce(l.total, 0), t.cause_type, t.cause_id, %(job_id)s, %(posted_at)s
+      FROM target t
+      LEFT JOIN posted l ON l.bill_id = t.bill_id
+     WHERE t.amount <> coalesce(l.total, 0)
+    ON CONFLICT (bill_id, kind, seq) DO NOTHING
+    RETURNING account_id
 )
-INSERT INTO {ledger} (account_id, bill_id, period, kind, seq, amount, cause_type, cause_id, job_id, posted_at)
-SELECT t.account_id, t.bill_id, t.period, %(discount)s, coalesce(l.seq, 0) + 1,
-       t.amount - coalesce(l.total, 0), t.cause_type, t.cause_id, %(job_id)s, %(posted_at)s
-  FROM target t
-  LEFT JOIN posted l ON l.bill_id = t.bill_id
- WHERE t.amount <> coalesce(l.total, 0)
-ON CONFLICT (bill_id, kind, seq) DO NOTHING
+SELECT count(*), min(account_id), max(account_id) FROM inserted
 """.format(**_T)  # noqa: S608 - table names from the models, values as parameters
 
 # The chunk's aggregate of what is posted (≈ 22,000 rows) stays in memory; for this transaction only.
 _WORK_MEM = "SET LOCAL work_mem = '64MB'"
+
+
+class FastResult(NamedTuple):
+    """What :func:`post_discounts` did: entries inserted, the ids of the accounts it inserted for
+    (lowest, highest; None when it inserted nothing) and the chunk's accounts left to the engine."""
+
+    inserted: int
+    account_from: int | None
+    account_to: int | None
+    others: list[int]
 
 
 class _Classified(NamedTuple):
@@ -148,12 +161,12 @@ def post_discounts(
     job_id: int | None,
     job_cause: tuple[str, int] | None,
     windows: Mapping[str, Iterable[dt.date]],
-) -> tuple[int, list[int]]:
+) -> FastResult:
     """Post the discount differences of the chunk's discount-only accounts in one statement.
 
     ``windows``: every policy's billing months (``Policy.window_periods``). ``job_cause``: the
     job's (cause_type, cause_id), or None for a job without a cause (new bills).
-    Returns (entries inserted, ids of the chunk's other accounts with grants, for the engine).
+    The statement returns one row (how many it inserted, for which account ids), not the entries.
     """
     job_cause_type, job_cause_id = job_cause if job_cause else (None, None)
     with connection.cursor() as cursor:
@@ -171,7 +184,7 @@ def post_discounts(
         fast = [row for row in rows if row.fast]
         others = [row.account_id for row in rows if not row.fast]
         if not fast:
-            return 0, others
+            return FastResult(0, None, None, others)
         window_policies = [code for code, periods in windows.items() for _ in periods]
         window_periods = [period for periods in windows.values() for period in periods]
         cursor.execute(_WORK_MEM)
@@ -192,4 +205,5 @@ def post_discounts(
                 "posted_at": timezone.now(),
             },
         )
-        return max(cursor.rowcount, 0), others
+        inserted, low, high = cursor.fetchone()
+        return FastResult(inserted, low, high, others)

@@ -362,7 +362,7 @@ def test_two_posters_of_the_same_accounts_at_once_post_once(set_based):
             if name == "second":
                 first_posted.wait(timeout=10)
             with override_settings(PORTAL_POSTING_SQL=set_based), transaction.atomic():
-                results[name] = posting.post_accounts(account_from=lo, account_to=hi, job=job)
+                results[name] = posting.post_accounts(account_from=lo, account_to=hi, job=job).entries
                 if name == "first":
                     first_posted.set()
                     time.sleep(0.5)  # the second poster starts now, while this one holds its locks

@@ -226,8 +226,8 @@ def test_the_set_based_path_posts_exactly_the_engines_ledger(dataset):
     assert any(row[5] < 0 for row in engine_ledger if row[4] > 1)  # correcting entries
     assert {row[7] for row in engine_ledger} >= {LIST_OLD, LIST_A, LIST_B, SEAL_APP, DEMAND_APP, ARREARS_APP}
     # The fast path did the bulk of the work; the engine the accounts with other grants or kinds.
-    inserted_by_sql = sum(inserted for inserted, _ in sql_calls)
-    left_to_engine = {account_id for _, others in sql_calls for account_id in others}
+    inserted_by_sql = sum(call.inserted for call in sql_calls)
+    left_to_engine = {account_id for call in sql_calls for account_id in call.others}
     assert inserted_by_sql > 0.8 * len(engine_ledger)
     assert len(left_to_engine) == 5  # sealed, demand relief, late-fee waiver, two policies, stale credit
 
@@ -247,7 +247,7 @@ def test_half_fen_ties_round_away_from_zero_in_sql(db):
         job = services.grant_discount(policy_code="discount-2020", cause_id=777, account_ids=[account.pk])
     with _fast_path_calls() as calls:
         assert posting.job_run_inline(job=job).entries_posted == 3
-    assert calls == [(3, [])]
+    assert calls == [posting_sql.FastResult(inserted=3, account_from=account.pk, account_to=account.pk, others=[])]
     amounts = dict(LedgerEntry.objects.filter(account=account).values_list("period", "amount"))
     assert amounts == {
         dt.date(2020, 2, 1): Decimal("617.28"),  # M3: 12,345.67 → 617.28
@@ -269,5 +269,5 @@ def test_rerunning_after_the_set_based_path_posts_nothing_on_either_path(dataset
                     assert posting.chunk_run(chunk_id=chunk_id) == 0
             # And by account range directly, over everything at once.
             with transaction.atomic():
-                assert posting.post_accounts(account_from=0, account_to=10**12, job=None) == 0
+                assert posting.post_accounts(account_from=0, account_to=10**12, job=None) == posting.Posted(0)
     assert _ledger() == before
