@@ -16,11 +16,13 @@ Then, against an empty ledger:
     process's peak RSS (``VmHWM`` of the main process and its pool child, read from /proc);
 (b) the idempotent re-run: every chunk's ``done_at`` reset, the job enqueued again: seconds and
     entries inserted (must be 0);
-(c) one hand-written ``INSERT … SELECT`` computing the same amounts into a scratch copy of the
-    ledger table (``CREATE TABLE … (LIKE billing_ledgerentry INCLUDING ALL)``: same columns, checks
-    and indexes, but no foreign keys), checked to hold exactly the batch's entries; then (c′) the same
-    statement like for like: the scratch table given the ledger's three foreign keys and the insert
-    ``ON CONFLICT (bill_id, kind, seq) DO NOTHING``, as the portal's ledger has them.
+(c) one hand-written ``INSERT … SELECT`` computing the same amounts into the portal's ledger, emptied
+    for it (the batch's entries kept aside): the same table, constraints and indexes, with
+    ``ON CONFLICT (bill_id, kind, seq) DO NOTHING`` as the batch posts, commit included; checked to
+    hold exactly the batch's entries;
+(c0) informative: the same statement into a scratch copy (``CREATE TABLE … (LIKE billing_ledgerentry
+    INCLUDING ALL)``: the ledger's columns, checks and indexes, but no foreign keys) without
+    ``ON CONFLICT``: what the rows cost without the ledger's integrity checks.
 
 Prints the times and the ratios, and for each phase the CPU the benchmark's processes used and
 what the rest of the machine used meanwhile (other people's test runs share the cores). Targets
@@ -115,9 +117,11 @@ INSERT INTO billing_grant (account_id, kind, policy_id, cause_type, cause_id, cr
 SELECT id, 'discount', 'discount-2020', 'eligibility_list', %(list)s, now() FROM billing_account ORDER BY id
 """
 
-# (c): the same amounts by hand, in one statement, for an empty ledger.
+# (c): the same amounts by hand, in one statement, for an empty ledger: into the portal's ledger with
+# ON CONFLICT as the batch posts (``{table}`` billing_ledgerentry), or (c0) into a scratch copy
+# without foreign keys and without ON CONFLICT (``{table}`` bench_ledger, ``{conflict}`` empty).
 SINGLE_SQL = """
-INSERT INTO bench_ledger (account_id, bill_id, period, kind, seq, amount, cause_type, cause_id, job_id, posted_at)
+INSERT INTO {table} (account_id, bill_id, period, kind, seq, amount, cause_type, cause_id, job_id, posted_at)
 SELECT b.account_id, b.id, b.period, 'discount', 1, d.amount, g.cause_type, g.cause_id, %(job)s, now()
   FROM billing_bill b
   JOIN billing_account a ON a.id = b.account_id
@@ -130,17 +134,11 @@ SELECT b.account_id, b.id, b.period, 'discount', 1, d.amount, g.cause_type, g.ca
    AND a.category IN ('general_commercial', 'large_industrial')
    AND left(a.industry_code, 2) NOT IN ('25', '26', '30', '31', '32', '44')
    AND d.amount <> 0
-"""
+{conflict}"""
+CONFLICT = "ON CONFLICT (bill_id, kind, seq) DO NOTHING"
 
-# (c′) like for like: the same statement with ON CONFLICT, into a scratch table with the ledger's FKs.
-SINGLE_SQL_CONFLICT = SINGLE_SQL + "ON CONFLICT (bill_id, kind, seq) DO NOTHING\n"
-
-SCRATCH_FKS = """
-ALTER TABLE bench_ledger
-  ADD FOREIGN KEY (account_id) REFERENCES billing_account (id) DEFERRABLE INITIALLY DEFERRED,
-  ADD FOREIGN KEY (bill_id) REFERENCES billing_bill (id) DEFERRABLE INITIALLY DEFERRED,
-  ADD FOREIGN KEY (job_id) REFERENCES billing_postingjob (id) DEFERRABLE INITIALLY DEFERRED
-"""
+# What two ledgers are compared by (the posting time and the entry ids differ by construction).
+ENTRY_COLUMNS = "bill_id, kind, seq, amount, cause_type, cause_id"
 
 
 def execute(sql: str, params=None) -> int:
@@ -415,29 +413,47 @@ def main() -> None:
         print(f"ran {statement!r} in {time.perf_counter() - t0:.1f} s")
     bills = scalar("SELECT count(*) FROM billing_bill")
 
-    def single(*, like_for_like: bool) -> tuple[float, int]:
-        """(c) into a scratch copy of the ledger; like for like: with its FKs and ON CONFLICT too."""
-        execute("DROP TABLE IF EXISTS bench_ledger")
-        execute("CREATE TABLE bench_ledger (LIKE billing_ledgerentry INCLUDING ALL)")
-        if like_for_like:
-            execute(SCRATCH_FKS)
-        job_id = scalar("SELECT min(id) FROM billing_postingjob") if like_for_like else None
+    def single(*, into_ledger: bool) -> tuple[float, int]:
+        """(c) into the portal's emptied ledger, or (c0) into a scratch copy without foreign keys."""
+        if into_ledger:
+            execute("TRUNCATE billing_ledgerentry")
+            execute("VACUUM (ANALYZE) billing_ledgerentry")
+            sql = SINGLE_SQL.format(table="billing_ledgerentry", conflict=CONFLICT)
+        else:
+            execute("DROP TABLE IF EXISTS bench_ledger")
+            execute("CREATE TABLE bench_ledger (LIKE billing_ledgerentry INCLUDING ALL)")
+            sql = SINGLE_SQL.format(table="bench_ledger", conflict="")
+        job_id = scalar("SELECT min(id) FROM billing_postingjob")
         clock_start = cpu.sample()
         with transaction.atomic():  # the commit (and the deferred FK checks) inside the time
-            rows = execute(SINGLE_SQL_CONFLICT if like_for_like else SINGLE_SQL, {"job": job_id})
+            rows = execute(sql, {"job": job_id})
         clock_end = cpu.sample()
         seconds = clock_end[0] - clock_start[0]
-        label = "(c′) the same with the ledger's 3 FKs and ON CONFLICT" if like_for_like else "(c) one INSERT … SELECT"
+        label = "(c) one INSERT … SELECT into the ledger" if into_ledger else "(c0) the same into a copy without FKs"
         print(
             f"{label}: {rows:,} rows in {seconds:.1f} s; {CpuClock.report(clock_start, clock_end)}",
             flush=True,
         )
         return seconds, rows
 
+    def snapshot(name: str) -> None:
+        """The ledger's entries as they are now, kept for the comparison at the end."""
+        execute(f"DROP TABLE IF EXISTS {name}")
+        execute(f"CREATE TABLE {name} AS SELECT {ENTRY_COLUMNS} FROM billing_ledgerentry")  # noqa: S608
+
+    def differing(left: str, right: str) -> int:
+        return scalar(
+            f"""SELECT count(*) FROM (
+                 (SELECT {ENTRY_COLUMNS} FROM {left} EXCEPT ALL SELECT {ENTRY_COLUMNS} FROM {right})
+                 UNION ALL
+                 (SELECT {ENTRY_COLUMNS} FROM {right} EXCEPT ALL SELECT {ENTRY_COLUMNS} FROM {left})) AS d"""  # noqa: S608
+        )
+
     cpu = CpuClock([os.getpid()] + ([pm] if (pm := postmaster_pid()) else []))
-    single_s = single_rows = like_s = None
     if args.single_first:
-        single_s, single_rows = single(like_for_like=False)
+        scratch_s, _ = single(into_ledger=False)
+        single_s, single_rows = single(into_ledger=True)
+        snapshot("bench_first")
 
     job = empty_ledger()
     app.control.purge()  # this benchmark's own Redis: no stale tasks
@@ -504,37 +520,36 @@ def main() -> None:
             worker.stop()
 
     if not args.single_first:
-        single_s, single_rows = single(like_for_like=False)
-    same = scalar(
-        """SELECT count(*) FROM (
-             (SELECT bill_id, kind, seq, amount, cause_type, cause_id FROM bench_ledger
-              EXCEPT ALL SELECT bill_id, kind, seq, amount, cause_type, cause_id FROM billing_ledgerentry)
-             UNION ALL
-             (SELECT bill_id, kind, seq, amount, cause_type, cause_id FROM billing_ledgerentry
-              EXCEPT ALL SELECT bill_id, kind, seq, amount, cause_type, cause_id FROM bench_ledger)) AS d"""
+        snapshot("bench_first")  # the batch's entries
+        scratch_s, _ = single(into_ledger=False)
+        single_s, single_rows = single(into_ledger=True)
+    same = differing("billing_ledgerentry", "bench_first")
+    same_scratch = differing("bench_ledger", "bench_first")
+    print(
+        f"    the single statement's entries vs the batch's: {same} differ ({single_rows:,} vs {entries:,}); "
+        f"the scratch copy's: {same_scratch} differ"
     )
-    print(f"    scratch ledger vs the portal's: {same} rows differ ({single_rows:,} vs {after:,})")
-    like_s, _ = single(like_for_like=True)
-    execute("DROP TABLE bench_ledger")
+    execute("DROP TABLE bench_ledger, bench_first")
 
     peak = max(peaks.values()) if peaks else float("nan")
     ratio_single = first_s / single_s
     ratio_rerun = rerun_s / first_s
-    ratio_like = first_s / like_s
+    ratio_scratch = first_s / scratch_s
     print()
     print(f"{'figure':<48} {'value':>10} {'target':>10} met")
     rows = [
         ("(a) batch, seconds", f"{first_s:.1f}", "", ""),
-        ("(c) single statement, seconds", f"{single_s:.1f}", "", ""),
+        ("(c) single statement into the ledger, seconds", f"{single_s:.1f}", "", ""),
         ("(a) / (c)", f"{ratio_single:.2f}", "≤ 1.00", ratio_single <= TARGETS["ratio_single"]),
-        ("(c′) like for like (FKs, ON CONFLICT), seconds", f"{like_s:.1f}", "", ""),
-        ("(a) / (c′)", f"{ratio_like:.2f}", "(≤ 1.00)", ratio_like <= TARGETS["ratio_single"]),
+        ("(c0) into a copy without FKs, seconds", f"{scratch_s:.1f}", "", ""),
+        ("(a) / (c0)", f"{ratio_scratch:.2f}", "", ""),
         ("(b) re-run, seconds", f"{rerun_s:.1f}", "", ""),
         ("(b) / (a)", f"{ratio_rerun:.2f}", "< 0.20", ratio_rerun < TARGETS["ratio_rerun"]),
         ("(b) entries inserted", f"{rerun_posted}", "0", rerun_posted == 0 and after == entries),
         ("(b′) re-run after VACUUM, seconds", f"{rested_s:.1f}", "", ""),
         ("peak RSS of a worker process, MB", f"{peak:.0f}", "< 300", peak < TARGETS["rss_mb"]),
-        ("scratch ledger = portal ledger", "yes" if same == 0 else f"{same} differ", "yes", same == 0),
+        ("single statement's ledger = batch's", "yes" if same == 0 else f"{same} differ", "yes", same == 0),
+        ("scratch copy = batch's", "yes" if same_scratch == 0 else f"{same_scratch} differ", "yes", same_scratch == 0),
     ]
     for name, value, target, met in rows:
         mark = "" if met == "" else ("yes" if met else "NO")
