@@ -441,18 +441,43 @@ class PostingJob(models.Model):
 
 
 class PostingChunk(models.Model):
-    """Accounts ``account_from`` … ``account_to`` (ids, inclusive) of a job; done in one transaction."""
+    """Accounts ``account_from`` … ``account_to`` (ids, inclusive) of a job; done in one transaction.
+
+    The transaction that posts the chunk also records which accounts' dashboard rows it left to
+    refresh (``stats_from`` … ``stats_to``, None when none); ``stats_done_at`` is set by the
+    transaction that refreshes them (``billing.posting.chunk_stats_run``). A chunk done with a
+    range and no ``stats_done_at`` is a refresh pending: the sweep finds it whatever the broker lost.
+    """
 
     job = models.ForeignKey(PostingJob, on_delete=models.CASCADE, related_name="chunks")
     account_from = models.BigIntegerField()
     account_to = models.BigIntegerField()
     done_at = models.DateTimeField(null=True, blank=True)
+    stats_from = models.BigIntegerField(null=True, blank=True)
+    stats_to = models.BigIntegerField(null=True, blank=True)
+    stats_done_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["job", "account_from"]
         constraints = [
             models.UniqueConstraint(fields=["job", "account_from"], name="chunk_unique_start"),
+            models.CheckConstraint(
+                condition=models.Q(stats_from__isnull=True, stats_to__isnull=True)
+                | models.Q(stats_from__lte=models.F("stats_to")),
+                name="chunk_stats_range",
+            ),
         ]
+        indexes = [
+            models.Index(
+                fields=["done_at"],
+                condition=models.Q(stats_from__isnull=False, stats_done_at__isnull=True),
+                name="chunk_stats_pending",
+            ),
+        ]
+
+    @property
+    def stats_pending(self) -> bool:
+        return self.stats_from is not None and self.stats_done_at is None
 
     def __str__(self) -> str:
         return f"chunk {self.account_from}-{self.account_to} of job {self.job_id}"

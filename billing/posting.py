@@ -201,6 +201,20 @@ class Posted(NamedTuple):
         return Posted(self.entries + other.entries, min(lows, default=None), max(highs, default=None))
 
 
+def _lock_accounts(account_from: int, account_to: int) -> None:
+    """Lock accounts ``account_from`` … ``account_to`` (FOR UPDATE, in id order) for this transaction.
+
+    No join: FOR UPDATE cannot go with DISTINCT. Postings and summary refreshes of the same
+    accounts lock them first, so they run one after the other.
+    """
+    list(
+        Account.objects.select_for_update()
+        .filter(id__gte=account_from, id__lte=account_to)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+
 def post_accounts(*, account_from: int, account_to: int, job: PostingJob | None = None) -> Posted:
     """Bring the ledger of accounts ``account_from … account_to`` to their targets.
 
@@ -208,13 +222,7 @@ def post_accounts(*, account_from: int, account_to: int, job: PostingJob | None 
     discount-only accounts go through one ``INSERT … SELECT`` (:mod:`billing.posting_sql`), the
     others through the engine (:func:`post_accounts_engine`); elsewhere the engine does all.
     """
-    # Lock the range first (no join: FOR UPDATE cannot go with DISTINCT), then read under the lock.
-    list(
-        Account.objects.select_for_update()
-        .filter(id__gte=account_from, id__lte=account_to)
-        .order_by("id")
-        .values_list("id", flat=True)
-    )
+    _lock_accounts(account_from, account_to)
     policies = policy_terms()
     if set_based():
         from . import posting_sql
@@ -321,8 +329,15 @@ def job_plan(*, job: PostingJob) -> list[int]:
         return list(job.chunks.filter(done_at__isnull=True).values_list("id", flat=True))
 
 
-def chunk_run(*, chunk_id: int) -> int:
-    """Post one chunk in one transaction; a chunk already done posts nothing."""
+def chunk_run(*, chunk_id: int, enqueue_stats: bool = True) -> int:
+    """Post one chunk in one transaction; a chunk already done posts nothing.
+
+    The chunk records which accounts' dashboard rows are to be refreshed: those whose ledger it
+    changed, and an application's accounts whatever was posted (an arrears-protection grant makes
+    an account protected without an entry). After commit the refresh is queued as its own task
+    (:func:`chunk_stats_run`), behind the job's other chunks; ``enqueue_stats=False`` leaves it to
+    the caller (:func:`job_run_inline` runs it at once). A re-run that posts nothing leaves none.
+    """
     with transaction.atomic():
         # Lock the chunk row only: without ``of``, the join would lock the job row FOR UPDATE as well,
         # and every chunk of the job would wait for the one before it to commit.
@@ -332,17 +347,15 @@ def chunk_run(*, chunk_id: int) -> int:
         _short_statements()
         result = post_accounts(account_from=chunk.account_from, account_to=chunk.account_to, job=chunk.job)
         posted = result.entries
-        # The dashboard's summary rows move with the ledger, in the same transaction: those of the
-        # accounts whose ledger changed, and of an application's accounts (an arrears-protection
-        # grant makes an account protected without posting anything). A re-run refreshes nothing.
         low, high = result.account_from, result.account_to
         if chunk.job.cause_type == CauseType.APPLICATION:
             low, high = chunk.account_from, chunk.account_to
-        if low is not None and high is not None:
-            stats_refresh(account_from=low, account_to=high)
         _check_constraints_now()
         chunk.done_at = timezone.now()
-        chunk.save(update_fields=["done_at"])
+        chunk.stats_from, chunk.stats_to, chunk.stats_done_at = low, high, None
+        chunk.save(update_fields=["done_at", "stats_from", "stats_to", "stats_done_at"])
+        if low is not None and enqueue_stats:
+            transaction.on_commit(lambda: chunk_stats_enqueue(chunk_id=chunk_id))
         PostingJob.objects.filter(pk=chunk.job_id).update(
             chunks_done=F("chunks_done") + 1, entries_posted=F("entries_posted") + posted, updated_at=timezone.now()
         )
@@ -350,6 +363,45 @@ def chunk_run(*, chunk_id: int) -> int:
         if job.chunks_done >= job.chunks_total and job.state != JobState.DONE:
             _job_finish(job)
     return posted
+
+
+def chunk_stats_run(*, chunk_id: int) -> bool:
+    """Refresh the dashboard's summary rows a done chunk left pending, in one transaction.
+
+    Returns whether it refreshed anything (False: nothing pending, or already refreshed). It
+    locks the chunk row, then the accounts (as a posting does, in id order), so it never runs
+    beside a posting of the same accounts; the refresh adds to the cells the difference between
+    the accounts' rows and their ledger at this moment, so running it late, twice or after
+    later postings of the same accounts gives the same cells (``billing.stats``).
+    """
+    with transaction.atomic():
+        chunk = PostingChunk.objects.select_for_update().filter(pk=chunk_id).first()
+        if chunk is None or not chunk.stats_pending:
+            return False
+        _short_statements()
+        _lock_accounts(chunk.stats_from, chunk.stats_to)
+        stats_refresh(account_from=chunk.stats_from, account_to=chunk.stats_to)
+        chunk.stats_done_at = timezone.now()
+        chunk.save(update_fields=["stats_done_at"])
+    return True
+
+
+def chunk_stats_enqueue(*, chunk_id: int) -> None:
+    """Queue a chunk's summary refresh; if the broker is down, log it — the stats sweep queues it later."""
+    from .tasks import posting_chunk_stats
+
+    try:
+        posting_chunk_stats.delay(chunk_id)
+    except Exception:  # a refresh must never fail the posting that committed before it
+        log.warning("could not enqueue the summary refresh of chunk %s; the sweep will", chunk_id, exc_info=True)
+
+
+def chunks_stats_pending(*, older_than: dt.datetime | None = None) -> list[int]:
+    """Ids of the chunks whose summary refresh is pending (done before ``older_than``, if given)."""
+    pending = PostingChunk.objects.filter(stats_from__isnull=False, stats_done_at__isnull=True)
+    if older_than is not None:
+        pending = pending.filter(done_at__lt=older_than)
+    return list(pending.order_by("done_at").values_list("id", flat=True))
 
 
 def _short_statements() -> None:
@@ -365,9 +417,8 @@ def _check_constraints_now() -> None:
     """Run the ledger's deferred foreign-key checks now, before the chunk touches its job row.
 
     Django's foreign keys are ``DEFERRABLE INITIALLY DEFERRED``: left to the commit, the checks of
-    ≈ 22,000 entries (≈ 0.2 s) would run while the job row is locked, and chunks committing at once
-    would queue behind each other. The job row is locked ``FOR NO KEY UPDATE`` for the same reason:
-    it does not block the ``FOR KEY SHARE`` lock each check takes on it.
+    ≈ 22,000 entries (account and bill, ≈ 0.13 s) would run while the chunk holds its job row's
+    lock, and chunks committing at once would queue behind each other.
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -391,8 +442,10 @@ def job_fail(*, job_id: int, error: str) -> None:
 
 
 def job_run_inline(*, job: PostingJob) -> PostingJob:
-    """Plan and post every chunk in this process (commands, tests and the demo)."""
+    """Plan and post every chunk in this process, each followed by its summary refresh (commands,
+    tests and the demo: the dashboard agrees with the ledger when this returns)."""
     for chunk_id in job_plan(job=job):
-        chunk_run(chunk_id=chunk_id)
+        chunk_run(chunk_id=chunk_id, enqueue_stats=False)
+        chunk_stats_run(chunk_id=chunk_id)
     job.refresh_from_db()
     return job

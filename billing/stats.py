@@ -68,6 +68,7 @@ from .models import (
     GrantKind,
     LedgerEntry,
     LedgerKind,
+    PostingChunk,
     StatsAccountMonth,
     StatsMetric,
     StatsMonth,
@@ -385,6 +386,14 @@ def _add_cells(model, key_fields: tuple[str, ...], before: dict, after: dict) ->
 
 
 # --- reads -----------------------------------------------------------------------------------------
+
+
+def refreshes_pending() -> int:
+    """Posted chunks whose summary refresh has not run yet (the dashboard says its figures trail).
+
+    One query on the partial index ``chunk_stats_pending``.
+    """
+    return PostingChunk.objects.filter(stats_from__isnull=False, stats_done_at__isnull=True).count()
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,29 @@ def posting_chunk_run(self, chunk_id: int) -> int:
         raise
 
 
+@shared_task(
+    name="billing.posting_chunk_stats",
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=10,
+)
+def posting_chunk_stats(chunk_id: int) -> bool:
+    """Refresh the dashboard's summary rows a posted chunk left pending (idempotent)."""
+    return posting.chunk_stats_run(chunk_id=chunk_id)
+
+
+@shared_task(name="billing.stats_sweep")
+def stats_sweep() -> int:
+    """Queue every summary refresh still pending a while after its chunk was posted (lost task,
+    broker down, crash). Returns how many it queued."""
+    ids = posting.chunks_stats_pending(older_than=timezone.now() - stale_after())
+    for chunk_id in ids:
+        posting_chunk_stats.delay(chunk_id)
+    return len(ids)
+
+
 @shared_task(name="billing.posting_sweep")
 def posting_sweep() -> int:
     """Resume every job that is not done and has not moved lately (lost task, broker down, crash)."""

@@ -358,6 +358,8 @@ class Figures:
         self.waiting = workflow_stats.chain_waiting(district_id=f.district_id, category=f.category, now=self.now)
         self.times = workflow_stats.chain_times(district_id=f.district_id, category=f.category)
         self.reasons = workflow_stats.decision_reasons(district_id=f.district_id, category=f.category)
+        # Posted chunks not yet counted: their refresh is queued behind the posting (billing.stats).
+        self.refresh_pending = billing_stats.refreshes_pending()
         self._index()
 
     # -- the cells, summed ------------------------------------------------------------------------

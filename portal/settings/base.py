@@ -145,6 +145,7 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 # The database holds the truth about progress; the sweeps resume whatever the broker lost.
 CELERY_BEAT_SCHEDULE = {
     "posting-sweep": {"task": "billing.posting_sweep", "schedule": 60.0},
+    "stats-sweep": {"task": "billing.stats_sweep", "schedule": 60.0},
     "settle-sweep": {"task": "workflow.settle_sweep", "schedule": 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -1,9 +1,10 @@
-"""The posting chunk keeps the dashboard's summary rows (``billing.stats``) for what it changed, and only that.
+"""The posting keeps the dashboard's summary rows (``billing.stats``) for what it changed, and only that.
 
-A chunk refreshes the rows of the accounts whose ledger it changed, and of an application's
-accounts (an arrears-protection grant makes an account protected without posting anything); a
-re-run that posts nothing refreshes nothing (docs/benchmarks.md "Posting": refreshing every
-account of every chunk made the re-run 72% of the first run).
+A chunk leaves the rows of the accounts whose ledger it changed, and of an application's accounts
+(an arrears-protection grant makes an account protected without posting anything), to a refresh
+it records in its own transaction and queues after commit (``chunk_stats_run``); a re-run that
+posts nothing leaves nothing (docs/benchmarks.md "Posting": refreshing every account of every
+chunk in the chunk's transaction made the re-run 72% of the first run).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from decimal import Decimal
 import pytest
 from django.db import transaction
 
-from billing import posting, services, stats
-from billing.models import LedgerEntry, PostingJob, StatsAccountMonth, StatsMetric, StatsMonth
+from billing import posting, services, stats, tasks
+from billing.models import LedgerEntry, PostingChunk, PostingJob, StatsAccountMonth, StatsMetric, StatsMonth
 from tests.factories import AccountFactory, BillFactory
 
 pytestmark = pytest.mark.django_db
@@ -118,4 +119,58 @@ def test_an_arrears_protection_approval_protects_the_account_though_nothing_is_p
     cell = StatsMonth.objects.get(period=MAR, metric=StatsMetric.PROTECTED)
     assert cell.accounts == 1
     assert cell.amount == Decimal("500.00")  # the bill's arrears: gross 500.00, nothing paid
+    assert stats.stats_check() == []
+
+
+def test_the_refresh_is_recorded_with_the_posting_and_done_once(refreshes, django_capture_on_commit_callbacks):
+    account = AccountFactory(category="large_industrial", industry_code="2770")
+    BillFactory(account=account, period=MAR, energy_charge=Decimal("800.00"), basic_charge=Decimal("200.00"))
+    with transaction.atomic():
+        job = services.grant_discount(policy_code="discount-2020", cause_id=44, account_ids=[account.pk])
+    (chunk_id,) = posting.job_plan(job=job)
+    queued = []
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert posting.chunk_run(chunk_id=chunk_id) == 1
+    chunk = PostingChunk.objects.get(pk=chunk_id)
+    assert (chunk.stats_from, chunk.stats_to, chunk.stats_done_at) == (account.pk, account.pk, None)
+    assert posting.chunks_stats_pending() == [chunk_id]
+    assert refreshes == []  # not in the posting's transaction
+    assert stats.stats_check() != []  # the ledger has the entry, the cells not yet
+
+    # After commit the chunk queues its refresh (a task, ids only), then the job says it is done.
+    assert len(callbacks) == 2
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tasks.posting_chunk_stats, "delay", queued.append)
+        callbacks[0]()
+    assert queued == [chunk_id]
+
+    assert tasks.posting_chunk_stats(chunk_id) is True
+    assert refreshes == [(account.pk, account.pk)]
+    assert stats.stats_check() == []
+    cell = StatsMonth.objects.get(period=MAR, metric=StatsMetric.DISCOUNT)
+    assert (cell.accounts, cell.amount) == (1, Decimal("50.00"))
+    # A duplicate task, or one the sweep queued as well, finds nothing pending.
+    assert tasks.posting_chunk_stats(chunk_id) is False
+    assert refreshes == [(account.pk, account.pk)]
+    assert posting.chunks_stats_pending() == []
+
+
+def test_the_stats_sweep_queues_refreshes_left_pending(settings, monkeypatch):
+    """The broker lost the task (or was down at commit): the sweep queues it once it is stale."""
+    monkeypatch.setattr(services, "job_enqueue", lambda *, job_id: None)
+    account = AccountFactory(category="general_commercial", industry_code="5211")
+    BillFactory(account=account, period=MAR, energy_charge=Decimal("100.00"))
+    with transaction.atomic():
+        job = services.grant_discount(policy_code="discount-2020", cause_id=45, account_ids=[account.pk])
+    (chunk_id,) = posting.job_plan(job=job)
+    posting.chunk_run(chunk_id=chunk_id)  # its on-commit enqueue never runs inside the test's transaction
+    queued = []
+    monkeypatch.setattr(tasks.posting_chunk_stats, "delay", queued.append)
+
+    assert tasks.stats_sweep() == 0  # posted just now: its own task may still be on its way
+    settings.PORTAL_POSTING_STALE_SECONDS = 0
+    assert tasks.stats_sweep() == 1
+    assert queued == [chunk_id]
+    tasks.posting_chunk_stats(chunk_id)
+    assert tasks.stats_sweep() == 0
     assert stats.stats_check() == []

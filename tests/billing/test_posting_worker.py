@@ -8,7 +8,8 @@ import pytest
 from django.db.models import Sum
 from django.test import override_settings
 
-from billing.models import JobState, LedgerEntry, PostingJob
+from billing import stats
+from billing.models import JobState, LedgerEntry, PostingChunk, PostingJob, StatsMonth
 from portal.roles import Role
 from tests.factories import AccountFactory, BillFactory, EligibilityListFactory
 from workflow.chain import Action, State
@@ -58,6 +59,14 @@ def test_leader_approval_is_posted_and_settled_by_the_worker(celery_worker_proce
     _wait(lambda: _settled(lst), what="the list to be settled")
     # 10.10 → 0.51 (half-fen tie rounds up) + 1,000.00 → 50.00; January is outside the window.
     assert _discounts(account) == {dt.date(2020, 3, 1): Decimal("50.51"), dt.date(2020, 7, 1): Decimal("50.51")}
+    # The chunk queued its dashboard refresh after it committed; the worker runs it next.
+    _wait(
+        lambda: not PostingChunk.objects.filter(stats_done_at__isnull=True, stats_from__isnull=False).exists(),
+        what="the summary refresh",
+    )
+    assert stats.stats_check() == []
+    cell = StatsMonth.objects.get(period=dt.date(2020, 3, 1), metric="discount")
+    assert (cell.accounts, cell.amount) == (1, Decimal("50.51"))
     settle = lst.decisions.get(action="settle")
     assert settle.actor is None and settle.level == "system"
 

@@ -406,9 +406,9 @@ def test_district_reviewer_sees_only_their_district(client, scenario, staff):
 
 # Session, user, the user's and the groups' permissions, the roles (navigation): 5; the figures: the
 # districts, monthly and whole-programme cells, the 95% lists, applications by kind/state/channel,
-# waiting applications and lists, stays per level, returns and rejections: 9. A category filter
-# leaves out the lists' waiting query (lists have no category).
-DASHBOARD_QUERIES = 14
+# waiting applications and lists, stays per level, returns and rejections, summary refreshes
+# pending: 10. A category filter leaves out the lists' waiting query (lists have no category).
+DASHBOARD_QUERIES = 15
 
 
 @pytest.mark.django_db
@@ -592,3 +592,28 @@ def test_a_refresh_in_each_chunk_transaction_keeps_the_cells_equal_to_the_ledger
     assert stats.stats_check() == []
     cell = StatsMonth.objects.filter(period=MAR, metric="discount").aggregate(n=Sum("accounts"), a=Sum("amount"))
     assert (cell["n"], cell["a"]) == ledger_figure(StatsMetric.DISCOUNT, period=MAR)
+
+
+def test_the_dashboard_says_when_postings_are_not_counted_yet(client, scenario, staff, monkeypatch):
+    """A posted chunk whose summary refresh has not run: the figures trail the ledger, and say so."""
+    from billing import posting
+    from billing.models import PostingChunk
+
+    client.force_login(staff["manager"])
+    assert "refresh-pending" not in client.get(reverse("dashboard")).content.decode()
+
+    account = AccountFactory(district_name="南岗", category="general_commercial")
+    BillFactory(account=account, period=MAR, energy_charge=Decimal("20.00"))
+    monkeypatch.setattr(services, "job_enqueue", lambda *, job_id: None)
+    with transaction.atomic():
+        job = services.grant_discount(policy_code="discount-2020", cause_id=991, account_ids=[account.pk])
+    (chunk_id,) = posting.job_plan(job=job)
+    posting.chunk_run(chunk_id=chunk_id, enqueue_stats=False)
+    assert PostingChunk.objects.get(pk=chunk_id).stats_pending
+
+    page = client.get(reverse("dashboard")).content.decode()
+    assert 'id="refresh-pending"' in page
+    assert stats.stats_check() != []  # the ledger moved, the cells not yet
+    posting.chunk_stats_run(chunk_id=chunk_id)
+    assert stats.stats_check() == []
+    assert 'id="refresh-pending"' not in client.get(reverse("dashboard")).content.decode()
