@@ -142,6 +142,11 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing gives up quickly when the broker is down: the approval stands, the sweep enqueues later.
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+# A worker keeps its database connection from one task to the next (Celery closes it every
+# 2 × this many tasks; portal.celery closes one that failed). A new PostgreSQL backend per task,
+# with its caches cold, cost every posting chunk 7–15 ms: a quarter of a re-run's
+# (docs/benchmarks.md "Posting").
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=500)
 # The database holds the truth about progress; the sweeps resume whatever the broker lost.
 CELERY_BEAT_SCHEDULE = {
     "posting-sweep": {"task": "billing.posting_sweep", "schedule": 60.0},
