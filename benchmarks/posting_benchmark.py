@@ -14,6 +14,9 @@ Then, against an empty ledger:
     the Redis; ``billing.posting_job_run`` is enqueued and the clock stops when the job row says
     ``done``. Reports seconds, entries, chunk task times (from the workers' logs) and each worker
     process's peak RSS (``VmHWM`` of the main process and its pool child, read from /proc);
+(a+) informative: when the dashboard caught up — every chunk's summary refresh (a task each chunk
+    queues after it commits, behind the job's other chunks) done — and ``stats_check()`` on the
+    result (every cell equal to the ledger);
 (b) the idempotent re-run: every chunk's ``done_at`` reset, the job enqueued again: seconds and
     entries inserted (must be 0);
 (c) one hand-written ``INSERT … SELECT`` computing the same amounts into the portal's ledger, emptied
@@ -319,9 +322,9 @@ class Worker:
                 peaks[pid] = int(match.group(1)) / 1024
         return peaks
 
-    def task_times(self) -> list[float]:
+    def task_times(self, task: str = "billing.posting_chunk_run") -> list[float]:
         text = self.log.read_text(errors="replace")
-        return [float(s) for s in re.findall(r"billing\.posting_chunk_run\[[^\]]+\] succeeded in ([0-9.]+)s", text)]
+        return [float(s) for s in re.findall(re.escape(task) + r"\[[^\]]+\] succeeded in ([0-9.]+)s", text)]
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -355,6 +358,19 @@ def run_job(job_id: int, chunk_accounts: int | None, timeout: float) -> float:
         time.sleep(0.05)
 
 
+def wait_stats(job_id: int, timeout: float) -> float:
+    """Seconds until no chunk of the job has its summary refresh pending (queued behind the chunks)."""
+    from billing.models import PostingChunk
+
+    started = time.perf_counter()
+    pending = PostingChunk.objects.filter(job_id=job_id, stats_from__isnull=False, stats_done_at__isnull=True)
+    while pending.exists():
+        if time.perf_counter() - started > timeout:
+            sys.exit(f"summary refreshes still pending after {timeout:.0f} s")
+        time.sleep(0.05)
+    return time.perf_counter() - started
+
+
 def rerun(job_id: int) -> None:
     """As if every chunk had to run again (a retry from scratch): done_at reset, the job not done."""
     from billing.models import JobState, PostingChunk, PostingJob
@@ -365,12 +381,12 @@ def rerun(job_id: int) -> None:
     )
 
 
-def describe(workers: list[Worker], skip: list[int]) -> None:
-    """The chunk tasks' own times (from the workers' logs), past the first ``skip[n]`` of worker n."""
-    times = sorted(t for w, n in zip(workers, skip, strict=True) for t in w.task_times()[n:])
+def describe(workers: list[Worker], skip: list[int], task: str = "billing.posting_chunk_run") -> None:
+    """The tasks' own times (from the workers' logs), past the first ``skip[n]`` of worker n."""
+    times = sorted(t for w, n in zip(workers, skip, strict=True) for t in w.task_times(task)[n:])
     if times:
         print(
-            f"    {len(times)} chunk tasks: median {times[len(times) // 2]:.2f} s, max {times[-1]:.2f} s, "
+            f"    {len(times)} {task} tasks: median {times[len(times) // 2]:.2f} s, max {times[-1]:.2f} s, "
             f"sum {sum(times):.1f} s"
         )
 
@@ -390,6 +406,7 @@ def main() -> None:
     from django.conf import settings
     from django.db import connection, transaction
 
+    from billing import stats
     from billing.models import LedgerEntry
     from portal.celery import app
 
@@ -477,6 +494,16 @@ def main() -> None:
             flush=True,
         )
         describe(workers, [0] * len(workers))
+        caught_s = first_s + wait_stats(job.pk, args.timeout)
+        t0 = time.perf_counter()
+        problems = stats.stats_check()
+        print(
+            f"(a+) the dashboard caught up (every chunk's summary refresh done) at {caught_s:.1f} s; "
+            f"refresh_stats --check: {len(problems)} cells differ from the ledger (checked in "
+            f"{time.perf_counter() - t0:.1f} s)",
+            flush=True,
+        )
+        describe(workers, [0] * len(workers), task="billing.posting_chunk_stats")
         seen = [len(w.task_times()) for w in workers]
 
         rerun(job.pk)
@@ -539,6 +566,7 @@ def main() -> None:
     print(f"{'figure':<48} {'value':>10} {'target':>10} met")
     rows = [
         ("(a) batch, seconds", f"{first_s:.1f}", "", ""),
+        ("(a+) dashboard caught up, seconds", f"{caught_s:.1f}", "", ""),
         ("(c) single statement into the ledger, seconds", f"{single_s:.1f}", "", ""),
         ("(a) / (c)", f"{ratio_single:.2f}", "≤ 1.00", ratio_single <= TARGETS["ratio_single"]),
         ("(c0) into a copy without FKs, seconds", f"{scratch_s:.1f}", "", ""),
