@@ -1,7 +1,10 @@
 """The dashboard's figures (programme.md M11) as summary rows the posting keeps up to date.
 
 The dashboard and ``GET /api/v1/stats/`` never scan the ledger: they read two small tables of
-cells that :func:`stats_refresh` maintains from the ledger, in the posting chunk's transaction.
+cells that :func:`stats_refresh` maintains from the ledger: after each posting chunk, for the
+accounts it changed, in a transaction of its own (``billing.posting.chunk_stats_run``, a task the
+chunk queues after it commits), so the figures trail the ledger by the time the workers take to
+get there, and :func:`refreshes_pending` says how many chunks are not counted yet.
 
 Three tables (``billing.models``):
 
@@ -40,9 +43,12 @@ each the exact sum of that (account, month)'s entries of the kinds (rounded to t
 shed SQLite's binary floating point; on PostgreSQL the sums are exact numerics). The
 ``StatsMonth``/``StatsTotal`` cells are changed only by adding the difference between the
 account-month rows of the refreshed accounts after and before the refresh (``INSERT … ON
-CONFLICT DO UPDATE SET x = x + excluded.x``), under the locks the posting chunk holds on those
-accounts, so two chunks never compute a difference over the same account at once, and concurrent
-increments of a cell do not lose each other. ``refresh_stats`` (a full rebuild) takes table locks
+CONFLICT DO UPDATE SET x = x + excluded.x``), under locks on those accounts (the refresh takes
+the same ``FOR UPDATE`` locks as a posting), so two refreshes never compute a difference over the
+same account at once, a refresh never runs beside a posting of its accounts, and concurrent
+increments of a cell do not lose each other. The difference is taken against the ledger as it is
+when the refresh runs, so a refresh that runs late, twice, or after later postings of the same
+accounts leaves the same cells. ``refresh_stats`` (a full rebuild) takes table locks
 that exclude chunks while it runs.
 
 Units (M11): 万户 = count / 10,000 and 万元 = yuan / 10,000, 亿元 = yuan / 10⁸, each to 2 decimals
@@ -160,8 +166,8 @@ def stats_refresh(
 
     ``account_from``/``account_to`` (inclusive ids, a posting chunk's range) or ``account_ids``.
     Set-based (a fixed number of statements per call, whatever the number of accounts), on SQLite
-    and PostgreSQL. Run it in the transaction that changed those accounts' ledger, holding their
-    locks (``billing.posting.chunk_run`` does), so the cells move with the ledger or not at all.
+    and PostgreSQL. Run it holding those accounts' locks (``billing.posting.chunk_stats_run``
+    does), so no posting of them runs meanwhile.
     """
     if account_ids is None and account_from is None and account_to is None:
         return _refresh_all()

@@ -50,8 +50,8 @@ KINDS = {
 
 
 def _post_pending_jobs() -> None:
-    """What the workers do: run every job not done, then refresh the summary rows of its accounts
-    (the posting chunk does this in its own transaction)."""
+    """What the workers do: run every job not done (``job_run_inline`` refreshes each chunk's summary
+    rows after it), then refresh the summary rows of every chunk's whole range again (a no-op)."""
     for job in PostingJob.objects.exclude(state="done").order_by("id"):
         job_run_inline(job=job)
         for chunk in job.chunks.all():
