@@ -350,9 +350,13 @@ def chunk_run(*, chunk_id: int, enqueue_stats: bool = True) -> int:
         low, high = result.account_from, result.account_to
         if chunk.job.cause_type == CauseType.APPLICATION:
             low, high = chunk.account_from, chunk.account_to
+        if chunk.stats_pending:  # run again (done_at reset) before its last refresh ran: keep that one
+            low = chunk.stats_from if low is None else min(low, chunk.stats_from)
+            high = chunk.stats_to if high is None else max(high, chunk.stats_to)
         _check_constraints_now()
         chunk.done_at = timezone.now()
-        chunk.stats_from, chunk.stats_to, chunk.stats_done_at = low, high, None
+        if low is not None:
+            chunk.stats_from, chunk.stats_to, chunk.stats_done_at = low, high, None
         chunk.save(update_fields=["done_at", "stats_from", "stats_to", "stats_done_at"])
         if low is not None and enqueue_stats:
             transaction.on_commit(lambda: chunk_stats_enqueue(chunk_id=chunk_id))

@@ -174,3 +174,20 @@ def test_the_stats_sweep_queues_refreshes_left_pending(settings, monkeypatch):
     tasks.posting_chunk_stats(chunk_id)
     assert tasks.stats_sweep() == 0
     assert stats.stats_check() == []
+
+
+def test_a_chunk_run_again_keeps_a_refresh_still_pending(refreshes, monkeypatch):
+    """Its done_at reset before its refresh ran: the re-run posts nothing but the refresh stays due."""
+    monkeypatch.setattr(services, "job_enqueue", lambda *, job_id: None)
+    account = AccountFactory(category="general_commercial", industry_code="5211")
+    BillFactory(account=account, period=MAR, energy_charge=Decimal("100.00"))
+    with transaction.atomic():
+        job = services.grant_discount(policy_code="discount-2020", cause_id=46, account_ids=[account.pk])
+    (chunk_id,) = posting.job_plan(job=job)
+    posting.chunk_run(chunk_id=chunk_id, enqueue_stats=False)
+
+    assert _rerun(job) == 0
+    chunk = PostingChunk.objects.get(pk=chunk_id)
+    assert chunk.stats_pending and (chunk.stats_from, chunk.stats_to) == (account.pk, account.pk)
+    assert posting.chunk_stats_run(chunk_id=chunk_id) is True
+    assert stats.stats_check() == []
