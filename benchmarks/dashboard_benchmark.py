@@ -47,20 +47,17 @@ import argparse
 import cProfile
 import datetime as dt
 import io
-import math
 import os
-import platform
 import pstats
 import random
 import re
 import statistics
 import sys
 import time
-import warnings
 from decimal import Decimal
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import common
+
 SEED = 20200501
 MONTHS = range(2, 13)  # 2020-02 … 2020-12
 TAG = "dashboard benchmark"  # Application.reason of the benchmark's applications
@@ -69,83 +66,29 @@ PERIOD = "2020-06"  # the period filter
 TARGETS = {"dashboard": 200.0, "api": 100.0}  # ms, median
 
 
-def setup_django() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.local")
-    os.environ.setdefault("DJANGO_DEBUG", "false")  # no query log while building
-    import django
-
-    django.setup()
-
-
-def execute(sql: str, params=None) -> int:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
-
-
-def scalar(sql: str, params=None):
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()[0]
-
-
 # --- the data set: accounts and bills as the engine benchmark's -------------------------------
 
-# posting_benchmark.ACCOUNTS_SQL, plus enterprise sizes and priority roles (M10's protected accounts).
-ACCOUNTS_SQL = """
-INSERT INTO billing_account (account_no, name, district_id, category, industry_code, high_energy, voltage_kv,
-                             basic_charge_method, capacity_kva, contract_demand_kw, enterprise_size, priority_role,
-                             created_at, updated_at)
-SELECT lpad((2400000000 + n)::text, 10, '0'),
-       '基准企业' || n || '有限公司',
-       d.ids[1 + n %% array_length(d.ids, 1)],
-       CASE WHEN n %% 5 = 0 THEN 'large_industrial' ELSE 'general_commercial' END,
-       (ARRAY['5211', '5261', '6110', '2770', '1713', '3311', '2221', '1391', '3670', '8610'])[1 + n %% 10],
-       false,
-       CASE WHEN n %% 5 = 0 THEN 10 ELSE 0.4 END,
-       CASE WHEN n %% 10 = 0 THEN 'capacity' WHEN n %% 10 = 5 THEN 'demand' ELSE '' END,
-       CASE WHEN n %% 5 = 0 THEN (ARRAY[315, 630, 1000, 2000, 3150])[1 + (n / 5) %% 5] ELSE 0 END,
-       CASE WHEN n %% 10 = 5 THEN (ARRAY[315, 630, 1000, 2000, 3150])[1 + (n / 5) %% 5] * 6 / 10 END,
-       CASE n %% 10 WHEN 3 THEN 'small' WHEN 7 THEN 'micro' WHEN 0 THEN 'large' WHEN 5 THEN 'medium' ELSE '' END,
-       CASE WHEN n %% 500 = 0 THEN 'supplies_maker' ELSE '' END,
-       now(), now()
-  FROM generate_series(0, %(accounts)s - 1) AS n,
-       (SELECT array_agg(id ORDER BY id) AS ids FROM portal_district) AS d
-"""
+# The engine benchmark's accounts (common.ACCOUNTS_SQL), plus enterprise sizes and priority roles
+# (M10's protected accounts).
+ACCOUNTS_SQL = common.accounts_sql(
+    enterprise_size="CASE n %% 10 WHEN 3 THEN 'small' WHEN 7 THEN 'micro' WHEN 0 THEN 'large' WHEN 5 THEN 'medium'"
+    " ELSE '' END",
+    priority_role="CASE WHEN n %% 500 = 0 THEN 'supplies_maker' ELSE '' END",
+)
 
-# posting_benchmark.BILLS_SQL; ``paid``: two bills in three paid in full, the third not at all.
-BILLS_SQL = """
-INSERT INTO billing_bill (account_id, period, energy_kwh, energy_charge, basic_rate, max_demand_kw, basic_charge,
-                          power_factor_rate, power_factor_charge, late_fee, paid, imported_at)
+# The engine benchmark's bills (common.BILL_AMOUNTS_SQL); ``paid``: two bills in three paid in full, the
+# third not at all.
+BILLS_SQL = f"""{common.BILLS_INSERT}
 SELECT x.account_id, x.period, x.kwh, x.energy, x.basic_rate, x.max_demand, x.basic, x.pf_rate, x.pf, x.late_fee,
        CASE WHEN x.h %% 3 = 0 THEN 0 ELSE greatest(x.energy + x.basic + x.pf + x.late_fee, 0) END, now()
   FROM (
     SELECT y.*, round((y.energy + y.basic) * y.pf_rate, 2) AS pf
       FROM (
-        SELECT a.id AS account_id, make_date(2020, m, 1) AS period, h.h, h.kwh,
-               round(h.kwh * (50 + h.h %% 26) / 100.0, 2) AS energy,
-               CASE a.basic_charge_method WHEN 'capacity' THEN 25 WHEN 'demand' THEN 37.5 END AS basic_rate,
-               CASE WHEN a.basic_charge_method = 'demand' THEN a.contract_demand_kw * (90 + h.h %% 30) / 100 END
-                   AS max_demand,
-               CASE a.basic_charge_method
-                   WHEN 'capacity' THEN a.capacity_kva * 25
-                   WHEN 'demand' THEN a.contract_demand_kw * 37.5
-                   ELSE 0 END::numeric(14, 2) AS basic,
-               (ARRAY[0, -0.0075, 0.015, -0.003, 0])[1 + (h.h / 7) %% 5]::numeric(7, 4) AS pf_rate,
-               CASE WHEN h.h %% 4 = 0 THEN (h.h / 11 %% 50000) / 100.0 ELSE 0 END::numeric(14, 2) AS late_fee
-          FROM billing_account a
-          CROSS JOIN generate_series(%(first)s, %(last)s) AS m
-          CROSS JOIN LATERAL (SELECT (a.id * 1103515245 + m * 12345) %% 2147483647 AS h) AS hh
-          CROSS JOIN LATERAL (SELECT hh.h, 50 + hh.h %% 200000 AS kwh) AS h
+        {common.BILL_AMOUNTS_SQL}
       ) AS y
   ) AS x
  ORDER BY x.account_id, x.period
-"""
+"""  # noqa: S608 - common.py's constants
 
 # One live 95% list per district; the grant and each bill's discount name the district's list.
 GRANTS_SQL = """
@@ -516,17 +459,17 @@ def build(accounts: int, applications: int, rebuild: bool, staff_fn) -> dict:
 
     districts = list(District.objects.order_by("sort_order", "code"))
     have = (
-        scalar("SELECT count(*) FROM billing_account"),
-        scalar("SELECT count(*) FROM billing_bill"),
+        common.scalar("SELECT count(*) FROM billing_account"),
+        common.scalar("SELECT count(*) FROM billing_bill"),
         Application.objects.filter(reason=TAG).count(),
-        scalar("SELECT count(*) FROM workflow_application"),
+        common.scalar("SELECT count(*) FROM workflow_application"),
     )
     staff = staff_fn(districts)
     if not rebuild and have == (accounts, accounts * len(MONTHS), applications, applications):
         print(f"reusing {have[0]:,} accounts, {have[1]:,} bills, {have[2]:,} applications")
         return staff
     started = time.perf_counter()
-    execute(
+    common.execute(
         "TRUNCATE billing_statsaccountmonth, billing_statsmonth, billing_statstotal, billing_ledgerentry,"
         " billing_postingchunk, billing_postingjob, billing_grant, billing_bill, billing_account,"
         " workflow_decision, workflow_application, workflow_eligibilityentry, workflow_eligibilitylist"
@@ -538,11 +481,11 @@ def build(accounts: int, applications: int, rebuild: bool, staff_fn) -> dict:
         rows = fn()
         print(f"  {name}: {rows:,} rows in {time.perf_counter() - t0:.1f} s", flush=True)
 
-    step("accounts", lambda: execute(ACCOUNTS_SQL, {"accounts": accounts}))
-    step("bills", lambda: execute(BILLS_SQL, {"first": MONTHS[0], "last": MONTHS[-1]}))
+    step("accounts", lambda: common.execute(ACCOUNTS_SQL, {"accounts": accounts}))
+    step("bills", lambda: common.execute(BILLS_SQL, {"first": MONTHS[0], "last": MONTHS[-1]}))
     step("eligibility lists (with their decisions)", lambda: build_lists(districts, staff))
-    step("discount grants", lambda: execute(GRANTS_SQL))
-    step("discount ledger entries", lambda: execute(DISCOUNT_SQL))
+    step("discount grants", lambda: common.execute(GRANTS_SQL))
+    step("discount ledger entries", lambda: common.execute(DISCOUNT_SQL))
     decisions = [0]
 
     def apps():
@@ -551,15 +494,15 @@ def build(accounts: int, applications: int, rebuild: bool, staff_fn) -> dict:
 
     step("applications", apps)
     print(f"  (with {decisions[0]:,} decisions)")
-    step("application grants", lambda: execute(APPLICATION_GRANTS_SQL))
+    step("application grants", lambda: common.execute(APPLICATION_GRANTS_SQL))
     for kind, select in CREDITS_SQL.items():
         step(
             f"{kind} entries",
-            lambda kind=kind, select=select: execute(CREDIT_INSERT.format(select=select), {"kind": kind}),
+            lambda kind=kind, select=select: common.execute(CREDIT_INSERT.format(select=select), {"kind": kind}),
         )
     # The lists' forecast before approval: the accounts and the discount as the ledger has them, give or take.
     with transaction.atomic():
-        execute(
+        common.execute(
             """
             UPDATE workflow_eligibilitylist l
                SET forecast_accounts = f.accounts * (97 + l.district_id % 6) / 100,
@@ -572,7 +515,7 @@ def build(accounts: int, applications: int, rebuild: bool, staff_fn) -> dict:
             """
         )
     t0 = time.perf_counter()
-    execute("VACUUM ANALYZE")
+    common.execute("VACUUM ANALYZE")
     print(f"  VACUUM ANALYZE in {time.perf_counter() - t0:.1f} s")
     print(f"built in {time.perf_counter() - started:.1f} s")
     return staff
@@ -592,9 +535,9 @@ def refresh(chunk_accounts: int) -> dict:
     full_s = time.perf_counter() - t0
     print(f"refresh_stats (full rebuild): {full_s:.1f} s — {out.getvalue().strip()}", flush=True)
     t0 = time.perf_counter()
-    execute("VACUUM ANALYZE billing_statsaccountmonth, billing_statsmonth, billing_statstotal")
+    common.execute("VACUUM ANALYZE billing_statsaccountmonth, billing_statsmonth, billing_statstotal")
     print(f"  VACUUM ANALYZE of the summary tables in {time.perf_counter() - t0:.1f} s")
-    low = scalar("SELECT min(id) FROM billing_account") + 10 * chunk_accounts
+    low = common.scalar("SELECT min(id) FROM billing_account") + 10 * chunk_accounts
     t0 = time.perf_counter()
     result = stats.stats_refresh(account_from=low, account_to=low + chunk_accounts - 1)
     chunk_s = time.perf_counter() - t0
@@ -603,7 +546,7 @@ def refresh(chunk_accounts: int) -> dict:
         f"nothing changed): {chunk_s * 1000:.0f} ms"
     )
     sizes = {
-        t: scalar(f"SELECT count(*) FROM {t}")  # noqa: S608 - the benchmark's own table names
+        t: common.scalar(f"SELECT count(*) FROM {t}")  # noqa: S608 - the benchmark's own table names
         for t in ("billing_statsaccountmonth", "billing_statsmonth", "billing_statstotal")
     }
     print("summary rows: " + ", ".join(f"{t.removeprefix('billing_')} {n:,}" for t, n in sizes.items()))
@@ -621,8 +564,8 @@ def reconcile() -> list[str]:
             problems.append(f"{kind}: ledger {amount}, totals {cells.get(kind)}, months {months.get(kind)}")
     if cells.get("all") != sum(ledger.values()):
         problems.append(f"all: ledger {sum(ledger.values())}, totals {cells.get('all')}")
-    benefited = scalar("SELECT count(DISTINCT account_id) FROM billing_ledgerentry WHERE kind = 'discount'")
-    counted = scalar("SELECT sum(accounts) FROM billing_statstotal WHERE metric = 'discount'")
+    benefited = common.scalar("SELECT count(DISTINCT account_id) FROM billing_ledgerentry WHERE kind = 'discount'")
+    counted = common.scalar("SELECT sum(accounts) FROM billing_statstotal WHERE metric = 'discount'")
     if benefited != counted:
         problems.append(f"discount accounts: ledger {benefited}, totals {counted}")
     print(
@@ -645,76 +588,38 @@ def _rows(sql: str, params=None) -> list[tuple]:
 # --- the measurement ---------------------------------------------------------------------------
 
 
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (p90 of 30 requests: the 27th fastest)."""
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered), math.ceil(p / 100 * len(ordered))) - 1)]
-
-
-def explain(sql: str) -> tuple[str, list[str]]:
-    """A one-line summary of ``EXPLAIN (ANALYZE, BUFFERS)`` of ``sql``, and the plan."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
-        plan = [row[0] for row in cursor.fetchall()]
-    text = "\n".join(plan)
-    indexes = list(
-        dict.fromkeys(
-            re.findall(r"(?:Index Scan|Index Only Scan|Bitmap Index Scan) (?:Backward )?(?:using|on) (\S+)", text)
-        )
-    )
-    seq = sorted(set(re.findall(r"Seq Scan on (\S+)", text)))
-    executed = re.search(r"Execution Time: ([\d.]+) ms", text)
-    parts = [f"index {', '.join(indexes)}" if indexes else "no index"]
-    if seq:
-        parts.append(f"seq scan {', '.join(seq)}")
-    parts.append(f"{float(executed.group(1)):.2f} ms" if executed else "?")
-    return "; ".join(parts), plan
-
-
 def table_of(sql: str) -> str:
     match = re.search(r'FROM "?(\w+)"?', sql)
     return match.group(1) if match else "?"
 
 
-def measure(label: str, client, url: str, query: dict, *, repeat: int, warmup: int, profile: bool) -> dict:
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
+def table_row(r: dict) -> str:
+    """One page's line of the results table."""
+    slowest = f"{r['slowest_ms']:.1f}ms {r['slowest_table']}"
+    return (
+        f"{r['label']:<44} {r['median']:>6.1f}ms {r['p90']:>6.1f}ms {r['min']:>6.1f}ms {r['queries']:>7} "
+        f"{r['sql_ms']:>6.1f}ms {slowest:>24} {r['bytes'] / 1024:>6.0f}"
+    )
 
-    for _ in range(warmup):
-        response = client.get(url, query)
-        if response.status_code != 200:
-            sys.exit(f"{label}: {url} answered {response.status_code}: {response.content[:500]!r}")
+
+def measure(label: str, client, url: str, query: dict, *, repeat: int, warmup: int, profile: bool) -> dict:
+    response, times = common.time_requests(
+        client, url, query, label=label, repeat=repeat, warmup=warmup, show_body=True
+    )
     size = len(response.content)
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        client.get(url, query)
-        times.append((time.perf_counter() - started) * 1000)
     # The queries of one request (apart from the timed ones), each timed with an execute wrapper.
     sql_ms: list[float] = []
     for _ in range(5):
-        timings: list[tuple[str, float]] = []
-
-        def timed(execute, sql, params, many, context, timings=timings):
-            t0 = time.perf_counter()
-            try:
-                return execute(sql, params, many, context)
-            finally:
-                timings.append((sql, (time.perf_counter() - t0) * 1000))
-
-        with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(timed):
-            client.get(url, query)
+        captured, timings = common.traced_request(client, url, query)
         sql_ms.append(sum(ms for _sql, ms in timings))
-    queries = [q["sql"] for q in captured.captured_queries]
+    queries = [q["sql"] for q in captured]
     slowest_i = max(range(len(timings)), key=lambda i: timings[i][1])
     slowest_sql = queries[slowest_i]
-    summary, plan = explain(slowest_sql)
+    summary, plan = common.explain(slowest_sql)
     result = {
         "label": label,
         "median": statistics.median(times),
-        "p90": percentile(times, 90),
+        "p90": common.percentile(times, 90),
         "min": min(times),
         "queries": len(queries),
         "sql_ms": statistics.median(sql_ms),
@@ -741,8 +646,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--accounts", type=int, default=200_000)
     parser.add_argument("--applications", type=int, default=20_000)
-    parser.add_argument("--repeat", type=int, default=30, help="timed requests per page")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed requests per page first")
+    common.add_request_options(parser)
     parser.add_argument("--rebuild", action="store_true", help="regenerate the data set")
     parser.add_argument("--no-refresh", action="store_true", help="keep the summary rows as they are")
     parser.add_argument("--sql", action="append", default=[], help="statements to run before measuring")
@@ -751,35 +655,26 @@ def main() -> None:
     parser.add_argument("--plans", action="store_true", help="print the slowest query's full plan per page")
     args = parser.parse_args()
 
-    warnings.filterwarnings("ignore", message="No directory at", module="django.core.handlers.base")
-    setup_django()
-    from django.conf import settings
+    common.setup_django(no_debug=True)  # no query log while building
     from django.core.management import call_command
-    from django.db import connection
     from django.test import Client
-    from django.test.utils import override_settings
     from django.urls import reverse
     from django.utils import translation
 
     from billing.posting import chunk_accounts
 
-    if connection.vendor != "postgresql":
-        sys.exit("refusing to benchmark on SQLite: set DATABASE_URL=postgres://… (a throwaway database)")
+    common.refuse_sqlite("a throwaway database")
 
     call_command("migrate", interactive=False, verbosity=0)
-    print(
-        f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}, "
-        f"{scalar('SELECT version()').split(' on ')[0]}; {time.strftime('%Y-%m-%d')}; "
-        f"load average {os.getloadavg()[0]:.2f}"
-    )
+    print(common.machine(load_average=True))
     staff = build(args.accounts, args.applications, args.rebuild, build_staff)
     counts = {
-        "accounts": scalar("SELECT count(*) FROM billing_account"),
-        "bills": scalar("SELECT count(*) FROM billing_bill"),
-        "ledger entries": scalar("SELECT count(*) FROM billing_ledgerentry"),
-        "applications": scalar("SELECT count(*) FROM workflow_application"),
-        "decisions": scalar("SELECT count(*) FROM workflow_decision"),
-        "eligibility lists": scalar("SELECT count(*) FROM workflow_eligibilitylist"),
+        "accounts": common.scalar("SELECT count(*) FROM billing_account"),
+        "bills": common.scalar("SELECT count(*) FROM billing_bill"),
+        "ledger entries": common.scalar("SELECT count(*) FROM billing_ledgerentry"),
+        "applications": common.scalar("SELECT count(*) FROM workflow_application"),
+        "decisions": common.scalar("SELECT count(*) FROM workflow_decision"),
+        "eligibility lists": common.scalar("SELECT count(*) FROM workflow_eligibilitylist"),
     }
     print("data set: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     per_kind = _rows("SELECT kind, count(*) FROM billing_ledgerentry GROUP BY 1 ORDER BY 2 DESC")
@@ -789,10 +684,10 @@ def main() -> None:
     reconcile()
     for statement in args.sql:
         t0 = time.perf_counter()
-        execute(statement)
+        common.execute(statement)
         print(f"ran {statement!r} in {time.perf_counter() - t0:.2f} s")
     if args.sql:
-        execute("ANALYZE")
+        common.execute("ANALYZE")
 
     manager = staff["manager"]
     reviewer = next(u for pk, u in staff["reviewers"].items() if u.district.code == HOME_DISTRICT)
@@ -819,14 +714,7 @@ def main() -> None:
     translation.activate("zh-hans")
     load_before = os.getloadavg()[0]
     results = []
-    with override_settings(
-        DEBUG=False,
-        ALLOWED_HOSTS=["testserver"],
-        STORAGES={
-            **settings.STORAGES,
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        },
-    ):
+    with common.as_in_production():
         for label, user, url, query, kind in pages:
             client = Client()
             client.force_login(user)
@@ -843,26 +731,13 @@ def main() -> None:
     header = (
         f"{'page':<44} {'median':>8} {'p90':>8} {'min':>8} {'queries':>7} {'SQL':>8} {'slowest query':>24} {'KB':>6}"
     )
-    print(header)
-    print("-" * len(header))
-    for r in results:
-        slowest = f"{r['slowest_ms']:.1f}ms {r['slowest_table']}"
-        print(
-            f"{r['label']:<44} {r['median']:>6.1f}ms {r['p90']:>6.1f}ms {r['min']:>6.1f}ms {r['queries']:>7} "
-            f"{r['sql_ms']:>6.1f}ms {slowest:>24} {r['bytes'] / 1024:>6.0f}"
-        )
-    print("\nthe slowest query of each page, EXPLAIN (ANALYZE, BUFFERS):")
-    for r in results:
-        print(f"  {r['label']:<44} {r['plan_summary']}")
+    common.print_table(header, map(table_row, results))
+    common.print_plan_summaries("the slowest query of each page, EXPLAIN (ANALYZE, BUFFERS)", results, 44)
     first = results[0]
-    print(f"\nslowest query of '{first['label']}':\n  {first['slowest_sql']}")
-    for line in first["plan"]:
-        print(f"    {line}")
+    common.print_plan(f"slowest query of '{first['label']}'", first["slowest_sql"], first["plan"])
     if args.plans:
         for r in results[1:]:
-            print(f"\n{r['label']}:\n  {r['slowest_sql']}")
-            for line in r["plan"]:
-                print(f"    {line}")
+            common.print_plan(r["label"], r["slowest_sql"], r["plan"])
     if args.queries:
         for r in results:
             print(f"\n{r['label']}:")

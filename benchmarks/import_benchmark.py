@@ -21,7 +21,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import random
 import resource
 import subprocess
@@ -29,7 +28,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import common
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 SEED = 20200201
 
@@ -39,14 +39,6 @@ CATEGORIES = (("residential", 50), ("general_commercial", 35), ("large_industria
 COMMERCIAL_CODES = ("5211", "5261", "6110", "6210", "7010", "8411", "4430", "5812", "8610", "7242")
 INDUSTRIAL_CODES = ("2611", "2770", "3011", "3130", "1713", "3311", "2221", "4411", "1391", "3670")
 AGRICULTURAL_CODES = ("0610", "0111", "0311", "")
-
-
-def setup_django() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.local")
-    import django
-
-    django.setup()
 
 
 def money(cents: int) -> str:
@@ -129,7 +121,7 @@ def bill_rows(accounts: int, bills: int):
 
 def generate(path: Path, header: list[str], rows) -> None:
     if path.exists():
-        print(f"reusing {path.relative_to(ROOT)}")
+        print(f"reusing {path.relative_to(common.ROOT)}")
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -140,12 +132,12 @@ def generate(path: Path, header: list[str], rows) -> None:
         writer.writerows(rows)
     tmp.rename(path)
     size = path.stat().st_size / 1e6
-    print(f"generated {path.relative_to(ROOT)} ({size:.0f} MB) in {time.perf_counter() - started:.1f} s")
+    print(f"generated {path.relative_to(common.ROOT)} ({size:.0f} MB) in {time.perf_counter() - started:.1f} s")
 
 
 def child(kind: str, path: str) -> None:
     """Run one import in this (fresh) process and print its figures as JSON."""
-    setup_django()
+    common.setup_django()
     from django.utils import translation
 
     from billing.imports import ImportFailed, import_bills, import_customers
@@ -199,7 +191,7 @@ def child(kind: str, path: str) -> None:
 def run_child(kind: str, path: Path) -> dict:
     done = subprocess.run(
         [sys.executable, __file__, "--child", kind, str(path)],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(common.ROOT)},
         capture_output=True,
         text=True,
         check=False,
@@ -226,14 +218,13 @@ def main() -> None:
         child(*args.child)
         return
 
-    setup_django()
+    common.setup_django()
     from django.db import connection
 
     from billing.imports import BILL_COLUMNS, CUSTOMER_COLUMNS
     from billing.models import Account, Bill
 
-    if connection.vendor != "postgresql" and not args.allow_sqlite:
-        sys.exit("refusing to benchmark on SQLite: set DATABASE_URL=postgres://… (or pass --allow-sqlite)")
+    common.refuse_sqlite("or pass --allow-sqlite", allowed=args.allow_sqlite)
     if args.bills > args.accounts * 12 * 80:
         sys.exit("too many bills for the accounts (one per account and month)")
 
@@ -253,16 +244,9 @@ def main() -> None:
     elif Account.objects.exists():
         print("note: the database already holds accounts (pass --truncate for a fresh run)")
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT version()" if connection.vendor == "postgresql" else "SELECT 'SQLite ' || sqlite_version()"
-        )
-        server = cursor.fetchone()[0].split(" on ")[0]
+    line = common.machine()
     connection.close()
-    print(
-        f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}, "
-        f"{server}; {time.strftime('%Y-%m-%d')}"
-    )
+    print(line)
 
     passes = [("customers", customers), ("bills", bills)]
     if not args.no_reimport:

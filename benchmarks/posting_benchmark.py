@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import re
 import signal
 import subprocess
@@ -52,68 +51,27 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import common
+
 LIST_ID = 900_001  # the benchmark's eligibility list (cause id)
 MONTHS = range(2, 13)  # 2020-02 … 2020-12
 TARGETS = {"ratio_single": 1.0, "ratio_rerun": 0.20, "rss_mb": 300}
 
 
-def setup_django() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.local")
-    os.environ.setdefault("DJANGO_DEBUG", "false")  # no query log in this process or the workers
-    import django
-
-    django.setup()
-
-
 # --- data -------------------------------------------------------------------------------------
 
 # Every account is eligible (M1): general commercial or large industrial, no excluded division.
-ACCOUNTS_SQL = """
-INSERT INTO billing_account (account_no, name, district_id, category, industry_code, high_energy, voltage_kv,
-                             basic_charge_method, capacity_kva, contract_demand_kw, enterprise_size, priority_role,
-                             created_at, updated_at)
-SELECT lpad((2400000000 + n)::text, 10, '0'),
-       '基准企业' || n || '有限公司',
-       d.ids[1 + n %% array_length(d.ids, 1)],
-       CASE WHEN n %% 5 = 0 THEN 'large_industrial' ELSE 'general_commercial' END,
-       (ARRAY['5211', '5261', '6110', '2770', '1713', '3311', '2221', '1391', '3670', '8610'])[1 + n %% 10],
-       false,
-       CASE WHEN n %% 5 = 0 THEN 10 ELSE 0.4 END,
-       CASE WHEN n %% 10 = 0 THEN 'capacity' WHEN n %% 10 = 5 THEN 'demand' ELSE '' END,
-       CASE WHEN n %% 5 = 0 THEN (ARRAY[315, 630, 1000, 2000, 3150])[1 + (n / 5) %% 5] ELSE 0 END,
-       CASE WHEN n %% 10 = 5 THEN (ARRAY[315, 630, 1000, 2000, 3150])[1 + (n / 5) %% 5] * 6 / 10 END,
-       '', '', now(), now()
-  FROM generate_series(0, %(accounts)s - 1) AS n,
-       (SELECT array_agg(id ORDER BY id) AS ids FROM portal_district) AS d
-"""
+ACCOUNTS_SQL = common.accounts_sql()
 
 # Amounts from a hash of (account, month); basic and power-factor lines as the import would hold them.
-BILLS_SQL = """
-INSERT INTO billing_bill (account_id, period, energy_kwh, energy_charge, basic_rate, max_demand_kw, basic_charge,
-                          power_factor_rate, power_factor_charge, late_fee, paid, imported_at)
+BILLS_SQL = f"""{common.BILLS_INSERT}
 SELECT x.account_id, x.period, x.kwh, x.energy, x.basic_rate, x.max_demand, x.basic, x.pf_rate,
        round((x.energy + x.basic) * x.pf_rate, 2), x.late_fee, 0, now()
   FROM (
-    SELECT a.id AS account_id, make_date(2020, m, 1) AS period, h.kwh,
-           round(h.kwh * (50 + h.h %% 26) / 100.0, 2) AS energy,
-           CASE a.basic_charge_method WHEN 'capacity' THEN 25 WHEN 'demand' THEN 37.5 END AS basic_rate,
-           CASE WHEN a.basic_charge_method = 'demand' THEN a.contract_demand_kw * (90 + h.h %% 30) / 100 END
-               AS max_demand,
-           CASE a.basic_charge_method
-               WHEN 'capacity' THEN a.capacity_kva * 25
-               WHEN 'demand' THEN a.contract_demand_kw * 37.5
-               ELSE 0 END::numeric(14, 2) AS basic,
-           (ARRAY[0, -0.0075, 0.015, -0.003, 0])[1 + (h.h / 7) %% 5]::numeric(7, 4) AS pf_rate,
-           CASE WHEN h.h %% 4 = 0 THEN (h.h / 11 %% 50000) / 100.0 ELSE 0 END::numeric(14, 2) AS late_fee
-      FROM billing_account a
-      CROSS JOIN generate_series(%(first)s, %(last)s) AS m
-      CROSS JOIN LATERAL (SELECT (a.id * 1103515245 + m * 12345) %% 2147483647 AS h) AS hh
-      CROSS JOIN LATERAL (SELECT hh.h, 50 + hh.h %% 200000 AS kwh) AS h
+    {common.BILL_AMOUNTS_SQL}
   ) AS x
  ORDER BY x.account_id, x.period
-"""
+"""  # noqa: S608 - common.py's constants
 
 GRANTS_SQL = """
 INSERT INTO billing_grant (account_id, kind, policy_id, cause_type, cause_id, created_at)
@@ -142,22 +100,6 @@ CONFLICT = "ON CONFLICT (bill_id, kind, seq) DO NOTHING"
 
 # What two ledgers are compared by (the posting time and the entry ids differ by construction).
 ENTRY_COLUMNS = "bill_id, kind, seq, amount, cause_type, cause_id"
-
-
-def execute(sql: str, params=None) -> int:
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount
-
-
-def scalar(sql: str, params=None):
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()[0]
 
 
 # --- CPU accounting: how much of the machine the benchmark had --------------------------------
@@ -213,7 +155,7 @@ class CpuClock:
 
 def postmaster_pid() -> int | None:
     """The PostgreSQL server's process when it runs on this machine (for CPU accounting)."""
-    pid = scalar("SELECT pg_backend_pid()")
+    pid = common.scalar("SELECT pg_backend_pid()")
     try:
         status = Path(f"/proc/{pid}/status").read_text()
     except OSError:
@@ -223,7 +165,7 @@ def postmaster_pid() -> int | None:
 
 
 def autovacuums() -> int:
-    return scalar(
+    return common.scalar(
         "SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_user_tables"
         " WHERE relname LIKE 'billing_%%'"
     )
@@ -231,14 +173,14 @@ def autovacuums() -> int:
 
 def build(accounts: int, rebuild: bool) -> None:
     """The accounts, bills and grants (reused when there at this size)."""
-    have = scalar("SELECT count(*) FROM billing_account")
-    bills = scalar("SELECT count(*) FROM billing_bill")
-    grants = scalar("SELECT count(*) FROM billing_grant WHERE cause_id = %s", [LIST_ID])
+    have = common.scalar("SELECT count(*) FROM billing_account")
+    bills = common.scalar("SELECT count(*) FROM billing_bill")
+    grants = common.scalar("SELECT count(*) FROM billing_grant WHERE cause_id = %s", [LIST_ID])
     if not rebuild and have == accounts and bills == accounts * len(MONTHS) and grants == accounts:
         print(f"reusing {have:,} accounts, {bills:,} bills, {grants:,} grants")
         return
     started = time.perf_counter()
-    execute(
+    common.execute(
         "TRUNCATE billing_ledgerentry, billing_postingchunk, billing_postingjob, billing_grant, billing_bill,"
         " billing_account RESTART IDENTITY CASCADE"
     )
@@ -249,9 +191,9 @@ def build(accounts: int, rebuild: bool) -> None:
     ]
     for name, sql, params in steps:
         t0 = time.perf_counter()
-        rows = execute(sql, params)
+        rows = common.execute(sql, params)
         print(f"  {name}: {rows:,} rows in {time.perf_counter() - t0:.1f} s", flush=True)
-    execute("VACUUM (ANALYZE) billing_account, billing_bill, billing_grant")
+    common.execute("VACUUM (ANALYZE) billing_account, billing_bill, billing_grant")
     print(f"built in {time.perf_counter() - started:.1f} s (with VACUUM ANALYZE)")
 
 
@@ -259,8 +201,8 @@ def empty_ledger():
     """An empty ledger and a fresh, unplanned job for the benchmark's list."""
     from billing.models import PostingJob
 
-    execute("TRUNCATE billing_ledgerentry, billing_postingchunk, billing_postingjob RESTART IDENTITY CASCADE")
-    execute("VACUUM (ANALYZE) billing_ledgerentry")
+    common.execute("TRUNCATE billing_ledgerentry, billing_postingchunk, billing_postingjob RESTART IDENTITY CASCADE")
+    common.execute("VACUUM (ANALYZE) billing_ledgerentry")
     return PostingJob.objects.create(cause_type="eligibility_list", cause_id=LIST_ID)
 
 
@@ -272,7 +214,7 @@ class Worker:
 
     def __init__(self, n: int, logdir: Path) -> None:
         self.log = logdir / f"worker{n}.log"
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        env = {**os.environ, "PYTHONPATH": str(common.ROOT)}
         args = [
             sys.executable,
             "-m",
@@ -290,7 +232,7 @@ class Worker:
         ]
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(  # noqa: S603
-                args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT, start_new_session=True
+                args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=common.ROOT, start_new_session=True
             )
 
     def wait_ready(self, timeout: float = 60) -> None:
@@ -402,48 +344,43 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=1800)
     args = parser.parse_args()
 
-    setup_django()
+    common.setup_django(no_debug=True)  # no query log in this process or the workers
     from django.conf import settings
-    from django.db import connection, transaction
+    from django.db import transaction
 
     from billing import stats
     from billing.models import LedgerEntry
     from portal.celery import app
 
-    if connection.vendor != "postgresql":
-        sys.exit("refusing to benchmark on SQLite: set DATABASE_URL=postgres://… (a throwaway database)")
+    common.refuse_sqlite("a throwaway database")
     if not settings.CELERY_BROKER_URL.startswith("redis"):
         sys.exit("the batch runs on real workers: set CELERY_BROKER_URL=redis://… (a throwaway Redis)")
 
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    print(
-        f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}, "
-        f"{scalar('SELECT version()').split(' on ')[0]}; {time.strftime('%Y-%m-%d')}; "
-        f"load average {os.getloadavg()[0]:.2f}"
-    )
+    print(common.machine(load_average=True))
     build(args.accounts, args.rebuild)
     for statement in args.sql:
         t0 = time.perf_counter()
-        execute(statement)
+        common.execute(statement)
         print(f"ran {statement!r} in {time.perf_counter() - t0:.1f} s")
-    bills = scalar("SELECT count(*) FROM billing_bill")
+    bills = common.scalar("SELECT count(*) FROM billing_bill")
 
     def single(*, into_ledger: bool) -> tuple[float, int]:
         """(c) into the portal's emptied ledger, or (c0) into a scratch copy without foreign keys."""
         if into_ledger:
-            execute("TRUNCATE billing_ledgerentry")
-            execute("VACUUM (ANALYZE) billing_ledgerentry")
+            common.execute("TRUNCATE billing_ledgerentry")
+            common.execute("VACUUM (ANALYZE) billing_ledgerentry")
             sql = SINGLE_SQL.format(table="billing_ledgerentry", conflict=CONFLICT)
         else:
-            execute("DROP TABLE IF EXISTS bench_ledger")
-            execute("CREATE TABLE bench_ledger (LIKE billing_ledgerentry INCLUDING ALL)")
+            common.execute("DROP TABLE IF EXISTS bench_ledger")
+            common.execute("CREATE TABLE bench_ledger (LIKE billing_ledgerentry INCLUDING ALL)")
             sql = SINGLE_SQL.format(table="bench_ledger", conflict="")
-        job_id = scalar("SELECT min(id) FROM billing_postingjob")
+        job_id = common.scalar("SELECT min(id) FROM billing_postingjob")
         clock_start = cpu.sample()
         with transaction.atomic():  # the commit (and the deferred FK checks) inside the time
-            rows = execute(sql, {"job": job_id})
+            rows = common.execute(sql, {"job": job_id})
         clock_end = cpu.sample()
         seconds = clock_end[0] - clock_start[0]
         label = "(c) one INSERT … SELECT into the ledger" if into_ledger else "(c0) the same into a copy without FKs"
@@ -455,11 +392,11 @@ def main() -> None:
 
     def snapshot(name: str) -> None:
         """The ledger's entries as they are now, kept for the comparison at the end."""
-        execute(f"DROP TABLE IF EXISTS {name}")
-        execute(f"CREATE TABLE {name} AS SELECT {ENTRY_COLUMNS} FROM billing_ledgerentry")  # noqa: S608
+        common.execute(f"DROP TABLE IF EXISTS {name}")
+        common.execute(f"CREATE TABLE {name} AS SELECT {ENTRY_COLUMNS} FROM billing_ledgerentry")  # noqa: S608
 
     def differing(left: str, right: str) -> int:
-        return scalar(
+        return common.scalar(
             f"""SELECT count(*) FROM (
                  (SELECT {ENTRY_COLUMNS} FROM {left} EXCEPT ALL SELECT {ENTRY_COLUMNS} FROM {right})
                  UNION ALL
@@ -523,7 +460,7 @@ def main() -> None:
         seen = [len(w.task_times()) for w in workers]
 
         # Informative: the same re-run once VACUUM has set the new rows' hint bits and visibility map.
-        execute("VACUUM (ANALYZE) billing_ledgerentry, billing_bill")
+        common.execute("VACUUM (ANALYZE) billing_ledgerentry, billing_bill")
         rerun(job.pk)
         clock_start = cpu.sample()
         rested_s = run_job(job.pk, None, args.timeout)
@@ -556,7 +493,7 @@ def main() -> None:
         f"    the single statement's entries vs the batch's: {same} differ ({single_rows:,} vs {entries:,}); "
         f"the scratch copy's: {same_scratch} differ"
     )
-    execute("DROP TABLE bench_ledger, bench_first")
+    common.execute("DROP TABLE bench_ledger, bench_first")
 
     peak = max(peaks.values()) if peaks else float("nan")
     ratio_single = first_s / single_s

@@ -28,19 +28,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import math
 import os
-import platform
 import random
 import re
 import statistics
 import sys
 import time
-import warnings
 from decimal import Decimal
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import common
+
 SEED = 20200301
 ACCOUNT_BASE = 2_900_000_000  # account numbers 29xxxxxxxx: apart from imports and demo data
 TAG = "queue benchmark"  # Application.reason of the benchmark's applications
@@ -70,14 +67,6 @@ CHAIN_PATH = (
     ("pending_leader", "approval_2", "approve"),
     ("approved", "approval_3", "approve"),
 )
-
-
-def setup_django() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.local")
-    import django
-
-    django.setup()
 
 
 # --- the data set ------------------------------------------------------------------------------
@@ -330,84 +319,41 @@ def classify(sql: str) -> str:
 DATA_KINDS = ("applications", "lists", "counts")
 
 
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (p90 of 30 requests: the 27th fastest)."""
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered), math.ceil(p / 100 * len(ordered))) - 1)]
-
-
-def explain(sql: str) -> tuple[str, list[str]]:
-    """A one-line summary of ``EXPLAIN ANALYZE`` of ``sql``, and the plan."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
-        plan = [row[0] for row in cursor.fetchall()]
-    text = "\n".join(plan)
-    indexes = list(
-        dict.fromkeys(
-            re.findall(r"(?:Index Scan|Index Only Scan|Bitmap Index Scan) (?:Backward )?(?:using|on) (\S+)", text)
-        )
+def table_row(r: dict) -> str:
+    """One page's line of the results table."""
+    overhead = ", ".join(f"{k} {n}" for k, n in r["by_kind"].items() if k not in DATA_KINDS)
+    data = ", ".join(f"{k} {n}" for k, n in r["by_kind"].items() if k in DATA_KINDS)
+    return (
+        f"{r['label']:<52} {r['rows']:>4} {r['median']:>6.1f}ms {r['p90']:>6.1f}ms {r['queries']:>7} "
+        f"{r['data']:>4} {r['data_sql_ms']:>7.1f}ms  {overhead}  [data: {data}]"
     )
-    seq = sorted(set(re.findall(r"Seq Scan on (\S+)", text)))
-    sorts = re.findall(r"(Incremental Sort|Sort)  \(cost", text)
-    sort_methods = re.findall(r"Sort Method: (top-N heapsort|quicksort|external merge|external sort)", text)
-    executed = re.search(r"Execution Time: ([\d.]+) ms", text)
-    parts = [f"index {', '.join(indexes)}" if indexes else "no index"]
-    if seq:
-        parts.append(f"seq scan {', '.join(seq)}")
-    if sorts:
-        methods = "; ".join(dict.fromkeys(sort_methods))
-        parts.append(" + ".join(dict.fromkeys(sorts)) + (f" ({methods})" if methods else ""))
-    parts.append(f"{float(executed.group(1)):.2f} ms" if executed else "?")
-    return "; ".join(parts), plan
 
 
 def measure(label: str, user, level: str, query: dict, *, repeat: int, warmup: int) -> dict:
-    from django.db import connection
     from django.test import Client
-    from django.test.utils import CaptureQueriesContext
 
     client = Client()
     client.force_login(user)
     url = f"/work/queues/{level}/"
-    for _ in range(warmup):
-        response = client.get(url, query)
-        if response.status_code != 200:
-            sys.exit(f"{label}: {url} answered {response.status_code}")
+    response, times = common.time_requests(client, url, query, label=label, repeat=repeat, warmup=warmup)
     rows = len(re.findall(rb'<input class="form-check-input" type="checkbox" name="applications"', response.content))
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        client.get(url, query)
-        times.append((time.perf_counter() - started) * 1000)
     # Queries of one request, apart from the timed ones; the data queries' DB time (round trip
     # included) over a few requests, timed with an execute wrapper (the captured times are in ms).
     data_ms: list[float] = []
     for _ in range(5):
-        timings: list[tuple[str, float]] = []
-
-        def timed(execute, sql, params, many, context, timings=timings):
-            started = time.perf_counter()
-            try:
-                return execute(sql, params, many, context)
-            finally:
-                timings.append((sql, (time.perf_counter() - started) * 1000))
-
-        with CaptureQueriesContext(connection) as captured, connection.execute_wrapper(timed):
-            client.get(url, query)
-        kinds = [(classify(q["sql"]), q) for q in captured.captured_queries]
+        captured, timings = common.traced_request(client, url, query)
+        kinds = [(classify(q["sql"]), q) for q in captured]
         data_ms.append(sum(ms for sql, ms in timings if classify(sql) in DATA_KINDS))
     by_kind: dict[str, int] = {}
     for kind, _q in kinds:
         by_kind[kind] = by_kind.get(kind, 0) + 1
     main_sql = next(q["sql"] for k, q in kinds if k == "applications")
-    summary, plan = explain(main_sql)
+    summary, plan = common.explain(main_sql, sorts=True)
     return {
         "label": label,
         "rows": rows,
         "median": statistics.median(times),
-        "p90": percentile(times, 90),
+        "p90": common.percentile(times, 90),
         "queries": len(kinds),
         "data": sum(by_kind.get(k, 0) for k in DATA_KINDS),
         "by_kind": by_kind,
@@ -429,25 +375,21 @@ def main() -> None:
         default=OPEN_AGE_DAYS,
         help="spread of state_changed_at of approved/settled/rejected/withdrawn items (open ones: 0–30 days)",
     )
-    parser.add_argument("--repeat", type=int, default=30, help="timed requests per page")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed requests per page first")
+    common.add_request_options(parser)
     parser.add_argument("--sql", action="append", default=[], help="SQL to run before measuring (e.g. CREATE INDEX)")
     parser.add_argument("--plans", action="store_true", help="print every page's full EXPLAIN ANALYZE plan")
     parser.add_argument("--show-sql", action="store_true", help="print the SQL of one request per page")
     parser.add_argument("--allow-sqlite", action="store_true", help="run against SQLite anyway")
     args = parser.parse_args()
 
-    warnings.filterwarnings("ignore", message="No directory at", module="django.core.handlers.base")
-    setup_django()
+    common.setup_django()
     from django.core.management import call_command
     from django.db import connection
-    from django.test.utils import override_settings
     from django.utils import translation
 
     from portal.models import District
 
-    if connection.vendor != "postgresql" and not args.allow_sqlite:
-        sys.exit("refusing to benchmark on SQLite: set DATABASE_URL=postgres://… (or pass --allow-sqlite)")
+    common.refuse_sqlite("or pass --allow-sqlite", allowed=args.allow_sqlite)
 
     call_command("migrate", interactive=False, verbosity=0)
     districts = list(District.objects.order_by("pk"))
@@ -464,10 +406,6 @@ def main() -> None:
             cursor.execute(statement)
             if connection.vendor == "postgresql":
                 cursor.execute("ANALYZE workflow_application")
-        cursor.execute(
-            "SELECT version()" if connection.vendor == "postgresql" else "SELECT 'SQLite ' || sqlite_version()"
-        )
-        server = cursor.fetchone()[0].split(" on ")[0]
         if connection.vendor == "postgresql":
             cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'workflow_application' ORDER BY 1")
             indexes = [row[0] for row in cursor.fetchall()]
@@ -475,25 +413,14 @@ def main() -> None:
             per_state = cursor.fetchall()
         else:
             indexes, per_state = [], []
-    print(
-        f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}, "
-        f"{server}; {time.strftime('%Y-%m-%d')}"
-    )
+    print(common.machine())
     print("applications per state: " + ", ".join(f"{state} {n:,}" for state, n in per_state))
     print("indexes on workflow_application: " + ", ".join(indexes))
 
     translation.activate("zh-hans")
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     results = []
-    # As in production: no DEBUG (no query log, no template debug); the test client's host allowed.
-    with override_settings(
-        DEBUG=False,
-        ALLOWED_HOSTS=["testserver"],
-        STORAGES={
-            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        },
-    ):
+    with common.as_in_production():
         for label, user, level, query in pages(staff):
             results.append(measure(label, user, level, query, repeat=args.repeat, warmup=args.warmup))
             r = results[-1]
@@ -505,27 +432,13 @@ def main() -> None:
         f"load average {load_before:.2f} before, {load:.2f} after"
     )
     header = f"{'page':<52} {'rows':>4} {'median':>8} {'p90':>8} {'queries':>7} {'data':>4} {'data SQL':>9}  overhead"
-    print(header)
-    print("-" * len(header))
-    for r in results:
-        overhead = ", ".join(f"{k} {n}" for k, n in r["by_kind"].items() if k not in DATA_KINDS)
-        data = ", ".join(f"{k} {n}" for k, n in r["by_kind"].items() if k in DATA_KINDS)
-        print(
-            f"{r['label']:<52} {r['rows']:>4} {r['median']:>6.1f}ms {r['p90']:>6.1f}ms {r['queries']:>7} "
-            f"{r['data']:>4} {r['data_sql_ms']:>7.1f}ms  {overhead}  [data: {data}]"
-        )
-    print("\nEXPLAIN ANALYZE of each page's applications query:")
-    for r in results:
-        print(f"  {r['label']:<52} {r['plan_summary']}")
+    common.print_table(header, map(table_row, results))
+    common.print_plan_summaries("EXPLAIN ANALYZE of each page's applications query", results, 52)
     main_page = results[2]
-    print(f"\nplan of the main queue query ({main_page['label']}):\n  {main_page['sql']}")
-    for line in main_page["plan"]:
-        print(f"    {line}")
+    common.print_plan(f"plan of the main queue query ({main_page['label']})", main_page["sql"], main_page["plan"])
     if args.plans:
         for r in results:
-            print(f"\n{r['label']}:\n  {r['sql']}")
-            for line in r["plan"]:
-                print(f"    {line}")
+            common.print_plan(r["label"], r["sql"], r["plan"])
     if args.show_sql:
         for r in results:
             print(f"\n{r['label']}:")
