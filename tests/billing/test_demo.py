@@ -14,8 +14,9 @@ from django.db.models import Count, Sum
 
 from billing.demo import PERIODS, generate
 from billing.industry import HIGH_ENERGY_DIVISIONS, is_high_energy
-from billing.models import Account, Bill, Category, TariffComponent
+from billing.models import Account, Bill, Category, StatsMonth, TariffComponent
 from billing.reference import tariff_for
+from billing.stats import stats_check
 from portal.models import District, User
 from portal.roles import Role
 
@@ -227,6 +228,9 @@ def test_load_demo_imports_accounts_bills_and_staff_for_every_role_and_a_second_
     assert User.objects.get(username="clerk_nangang").first_name == "南岗受理员"
     assert "clerk_nangang" in output and "demo-pass-2020" in output
     assert "Demo data loaded." in output
+    # The dashboard's summary rows are right without a worker (protected accounts and arrears).
+    assert stats_check() == []
+    assert StatsMonth.objects.filter(metric="protected", accounts__gt=0).exists()
 
     before = snapshot()
     again = run_load_demo("--accounts", "60", "--seed", "2020")

@@ -111,6 +111,14 @@ class Command(BaseCommand):
                 f"{result.unchanged:,} unchanged ({result.seconds:.1f} s)"
             )
 
+        if customers.created + customers.updated + bills.created:
+            # The imports queue a rebuild of the dashboard's summary rows for the worker; the demo's
+            # dashboard should be right at once, worker or not (a few seconds at this size).
+            from billing.stats import stats_refresh
+
+            refreshed = stats_refresh()
+            self.stdout.write(f"dashboard summary rows: {refreshed.account_months:,} account-months")
+
         staff = demo_staff(districts)
         created, updated = self._staff(staff)
         self.stdout.write(
