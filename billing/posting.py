@@ -379,7 +379,9 @@ def chunk_stats_run(*, chunk_id: int) -> bool:
     later postings of the same accounts gives the same cells (``billing.stats``).
     """
     with transaction.atomic():
-        chunk = PostingChunk.objects.select_for_update().filter(pk=chunk_id).first()
+        # The chunk row alone: ``first()`` would order by the chunk's Meta ordering, which joins the
+        # job, and FOR UPDATE would lock the job row too — every refresh of the job one at a time.
+        chunk = PostingChunk.objects.select_for_update(of=("self",)).filter(pk=chunk_id).order_by().first()
         if chunk is None or not chunk.stats_pending:
             return False
         _short_statements()

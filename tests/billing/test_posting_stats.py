@@ -191,3 +191,56 @@ def test_a_chunk_run_again_keeps_a_refresh_still_pending(refreshes, monkeypatch)
     assert chunk.stats_pending and (chunk.stats_from, chunk.stats_to) == (account.pk, account.pk)
     assert posting.chunk_stats_run(chunk_id=chunk_id) is True
     assert stats.stats_check() == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_refreshes_of_one_job_run_at_once(settings, monkeypatch):
+    """A refresh locks its chunk row only: locking the job row as well made every refresh of a job
+    wait for the one before it (the dashboard trailed a 2.2 M-bill job by 27 s instead of 14 s)."""
+    import threading
+    import time
+
+    from django.db import connection
+
+    settings.PORTAL_POSTING_CHUNK_ACCOUNTS = 1
+    monkeypatch.setattr(services, "job_enqueue", lambda *, job_id: None)
+    accounts = [AccountFactory(category="general_commercial", industry_code="5211") for _ in range(2)]
+    for account in accounts:
+        BillFactory(account=account, period=MAR, energy_charge=Decimal("100.00"))
+    with transaction.atomic():
+        job = services.grant_discount(policy_code="discount-2020", cause_id=47, account_ids=[a.pk for a in accounts])
+    first, second = posting.job_plan(job=job)
+    for chunk_id in (first, second):
+        posting.chunk_run(chunk_id=chunk_id, enqueue_stats=False)
+
+    inside, release = threading.Event(), threading.Event()
+    real = posting.stats_refresh
+
+    def held_open(**kwargs):
+        if threading.current_thread().name == "first":
+            inside.set()
+            release.wait(10)  # holds the first refresh's transaction open
+        return real(**kwargs)
+
+    monkeypatch.setattr(posting, "stats_refresh", held_open)
+
+    def run_first():
+        try:
+            posting.chunk_stats_run(chunk_id=first)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run_first, name="first")
+    thread.start()
+    try:
+        assert inside.wait(10)
+        started = time.monotonic()
+        assert posting.chunk_stats_run(chunk_id=second) is True
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        thread.join(20)
+    assert waited < 5
+    assert posting.chunks_stats_pending() == []
+    assert stats.stats_check() == []
