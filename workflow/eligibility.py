@@ -121,7 +121,11 @@ def eligibility_entry_change(
     if not reason:
         raise ValidationError({"reason": [_("A reason is required to add or remove an account.")]})
     with transaction.atomic():
-        lst = EligibilityList.objects.select_for_update().select_related("policy").get(pk=eligibility_list.pk)
+        # The list row only: with the joined policy locked too, changes to any two lists of the
+        # policy would wait for each other.
+        lst = (
+            EligibilityList.objects.select_for_update(of=("self",)).select_related("policy").get(pk=eligibility_list.pk)
+        )
         if lst.state != State.DRAFT:
             raise Conflict(
                 _("Only a draft list can be changed; this one is %(state)s.") % {"state": State(lst.state).label},

@@ -139,3 +139,23 @@ def test_prescreen_unknown_policy_is_a_clear_error():
 
     with pytest.raises(CommandError, match="unknown policy"):
         call_command("prescreen", "nope")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_change_locks_its_list_row_and_not_the_policy(accounts, make_staff):
+    """Locking the joined policy row as well would make changes to any two lists of the policy
+    (nine districts' clerks) wait for each other."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    eligibility_prescreen(policy_code="discount-2020")
+    clerk = make_staff(Role.CLERK, district="南岗")
+    with CaptureQueriesContext(connection) as queries:
+        eligibility_entry_change(
+            eligibility_list=_list(), account_no=accounts["mine"].account_no, include=False, reason="已销户", by=clerk
+        )
+    locks = [q["sql"] for q in queries.captured_queries if "FOR UPDATE" in q["sql"]]
+    assert locks, "the change locks its list"
+    table = EligibilityList._meta.db_table
+    assert all(sql.rstrip().endswith(f'FOR UPDATE OF "{table}"') for sql in locks), locks
