@@ -118,6 +118,9 @@ def stats_payload(figures: Figures) -> dict:
             "category": f.category,
         },
         "scope": "district" if figures.scope_district is not None else "city",
+        # Posting chunks whose summary refresh has not run yet: the money figures trail the ledger
+        # until it is 0 (billing.stats).
+        "refreshes_pending": figures.refresh_pending,
         "measures": measures,
         "cells": cells,
         "totals": totals,

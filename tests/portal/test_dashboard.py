@@ -613,7 +613,9 @@ def test_the_dashboard_says_when_postings_are_not_counted_yet(client, scenario, 
 
     page = client.get(reverse("dashboard")).content.decode()
     assert 'id="refresh-pending"' in page
+    assert client.get(reverse("api:stats")).json()["refreshes_pending"] == 1
     assert stats.stats_check() != []  # the ledger moved, the cells not yet
     posting.chunk_stats_run(chunk_id=chunk_id)
     assert stats.stats_check() == []
     assert 'id="refresh-pending"' not in client.get(reverse("dashboard")).content.decode()
+    assert client.get(reverse("api:stats")).json()["refreshes_pending"] == 0
