@@ -394,12 +394,10 @@ def chunk_stats_run(*, chunk_id: int) -> bool:
 
 def chunk_stats_enqueue(*, chunk_id: int) -> None:
     """Queue a chunk's summary refresh; if the broker is down, log it — the stats sweep queues it later."""
+    from .services import enqueue_or_log
     from .tasks import posting_chunk_stats
 
-    try:
-        posting_chunk_stats.delay(chunk_id)
-    except Exception:  # a refresh must never fail the posting that committed before it
-        log.warning("could not enqueue the summary refresh of chunk %s; the sweep will", chunk_id, exc_info=True)
+    enqueue_or_log(posting_chunk_stats, chunk_id, what=f"the summary refresh of chunk {chunk_id}")
 
 
 def chunks_stats_pending(*, older_than: dt.datetime | None = None) -> list[int]:

@@ -28,14 +28,22 @@ def _job_for(cause_type: str, cause_id: int) -> PostingJob:
     return job
 
 
+def enqueue_or_log(task, *args, what: str) -> None:
+    """``task.delay(*args)``; if the broker is down, log it — a sweep queues the work later.
+
+    Called after commit: the broker being down must never undo or fail what committed.
+    """
+    try:
+        task.delay(*args)
+    except Exception:
+        log.warning("could not enqueue %s; the sweep will retry", what, exc_info=True)
+
+
 def job_enqueue(*, job_id: int) -> None:
     """Hand a job to the workers; if the broker is down, log it — the sweep enqueues it later."""
     from .tasks import posting_job_run
 
-    try:
-        posting_job_run.delay(job_id)
-    except Exception:  # the broker being down must never undo or fail an approval
-        log.warning("could not enqueue posting job %s; the sweep will retry", job_id, exc_info=True)
+    enqueue_or_log(posting_job_run, job_id, what=f"posting job {job_id}")
 
 
 def grant_discount(*, policy_code: str, cause_id: int, account_ids: Iterable[int]) -> PostingJob:

@@ -46,6 +46,17 @@ def _ledger() -> list[tuple]:
     return list(LedgerEntry.objects.order_by("account_id", "period").values_list("account_id", "amount"))
 
 
+def _one_account_job(*, cause_id: int, **bill) -> tuple:
+    """A general-commercial account with a March bill, granted the discount by list ``cause_id``:
+    (account, job, its one chunk's id), nothing posted yet."""
+    account = AccountFactory(category="general_commercial", industry_code="5211")
+    BillFactory(account=account, period=MAR, **{"energy_charge": Decimal("100.00"), **bill})
+    with transaction.atomic():
+        job = services.grant_discount(policy_code="discount-2020", cause_id=cause_id, account_ids=[account.pk])
+    (chunk_id,) = posting.job_plan(job=job)
+    return account, job, chunk_id
+
+
 def _rerun(job: PostingJob) -> int:
     """Every chunk of the job again, as a retry from scratch would: entries posted."""
     job.chunks.update(done_at=None)
@@ -123,11 +134,9 @@ def test_an_arrears_protection_approval_protects_the_account_though_nothing_is_p
 
 
 def test_the_refresh_is_recorded_with_the_posting_and_done_once(refreshes, django_capture_on_commit_callbacks):
-    account = AccountFactory(category="large_industrial", industry_code="2770")
-    BillFactory(account=account, period=MAR, energy_charge=Decimal("800.00"), basic_charge=Decimal("200.00"))
-    with transaction.atomic():
-        job = services.grant_discount(policy_code="discount-2020", cause_id=44, account_ids=[account.pk])
-    (chunk_id,) = posting.job_plan(job=job)
+    account, _, chunk_id = _one_account_job(
+        cause_id=44, energy_charge=Decimal("800.00"), basic_charge=Decimal("200.00")
+    )
     queued = []
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert posting.chunk_run(chunk_id=chunk_id) == 1
@@ -158,11 +167,7 @@ def test_the_refresh_is_recorded_with_the_posting_and_done_once(refreshes, djang
 def test_the_stats_sweep_queues_refreshes_left_pending(settings, monkeypatch):
     """The broker lost the task (or was down at commit): the sweep queues it once it is stale."""
     monkeypatch.setattr(services, "job_enqueue", lambda *, job_id: None)
-    account = AccountFactory(category="general_commercial", industry_code="5211")
-    BillFactory(account=account, period=MAR, energy_charge=Decimal("100.00"))
-    with transaction.atomic():
-        job = services.grant_discount(policy_code="discount-2020", cause_id=45, account_ids=[account.pk])
-    (chunk_id,) = posting.job_plan(job=job)
+    _, _, chunk_id = _one_account_job(cause_id=45)
     posting.chunk_run(chunk_id=chunk_id)  # its on-commit enqueue never runs inside the test's transaction
     queued = []
     monkeypatch.setattr(tasks.posting_chunk_stats, "delay", queued.append)
@@ -179,11 +184,7 @@ def test_the_stats_sweep_queues_refreshes_left_pending(settings, monkeypatch):
 def test_a_chunk_run_again_keeps_a_refresh_still_pending(refreshes, monkeypatch):
     """Its done_at reset before its refresh ran: the re-run posts nothing but the refresh stays due."""
     monkeypatch.setattr(services, "job_enqueue", lambda *, job_id: None)
-    account = AccountFactory(category="general_commercial", industry_code="5211")
-    BillFactory(account=account, period=MAR, energy_charge=Decimal("100.00"))
-    with transaction.atomic():
-        job = services.grant_discount(policy_code="discount-2020", cause_id=46, account_ids=[account.pk])
-    (chunk_id,) = posting.job_plan(job=job)
+    account, job, chunk_id = _one_account_job(cause_id=46)
     posting.chunk_run(chunk_id=chunk_id, enqueue_stats=False)
 
     assert _rerun(job) == 0
