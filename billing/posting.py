@@ -440,9 +440,20 @@ def _job_finish(job: PostingJob) -> None:
 
 
 def job_fail(*, job_id: int, error: str) -> None:
-    PostingJob.objects.filter(pk=job_id).exclude(state=JobState.DONE).update(
-        state=JobState.FAILED, error=error[:2000], updated_at=timezone.now()
-    )
+    """Mark the job failed (the sweep retries it) and log it with its cause: operators find the item."""
+    failed = PostingJob.objects.filter(pk=job_id).exclude(state=JobState.DONE)
+    cause = failed.values_list("cause_type", "cause_id").first()
+    failed.update(state=JobState.FAILED, error=error[:2000], updated_at=timezone.now())
+    if cause is not None:
+        cause_type, cause_id = cause
+        log.error(
+            "posting job %s (%s %s) failed: %s",
+            job_id,
+            cause_type or "new bills",
+            cause_id if cause_id is not None else "-",
+            error[:300],
+            extra={"job_id": job_id, "cause_type": cause_type, "cause_id": cause_id},
+        )
 
 
 def job_run_inline(*, job: PostingJob) -> PostingJob:

@@ -109,6 +109,11 @@ def posting_job_for(*, cause_type: str, cause_id: int) -> PostingJob | None:
     return PostingJob.objects.filter(cause_type=cause_type, cause_id=cause_id).first()
 
 
+def posting_jobs_pending_count() -> int:
+    """How many posting jobs are not done (pending, running or failed): the health check's backlog."""
+    return PostingJob.objects.exclude(state=JobState.DONE).count()
+
+
 def posting_job_status(job: PostingJob) -> dict:
     """What a progress bar shows of a job: state, chunks done of total, percent, entries, last error."""
     return {

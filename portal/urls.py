@@ -2,10 +2,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import dashboard, views
+from . import dashboard, health, views
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
+    # The load balancer's and monitoring's check: no login, no data (docs/operations.md "Health").
+    path("healthz", health.healthz, name="healthz"),
     path("dashboard/", dashboard.DashboardView.as_view(), name="dashboard"),
     path("dashboard/accounts/", dashboard.DashboardAccountsView.as_view(), name="dashboard-accounts"),
     path("dashboard/items/", dashboard.DashboardItemsView.as_view(), name="dashboard-items"),

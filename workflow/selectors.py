@@ -8,7 +8,7 @@ an item's history (decisions and their actors, proxy, verification, scans are jo
 
 from __future__ import annotations
 
-from django.db.models import Count, F, IntegerField, OuterRef, Prefetch, QuerySet, Subquery, Value
+from django.db.models import Count, F, IntegerField, Min, OuterRef, Prefetch, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django_fsm import can_proceed
 
@@ -134,3 +134,16 @@ def proxy_id_visible(application: Application, user) -> bool:
         and user.district_id is not None
         and user.district_id == application.district_id
     )
+
+
+# --- health ------------------------------------------------------------------------------------
+
+
+def unsettled_oldest_at():
+    """When the oldest item still ``approved`` (approved, its money not settled yet) reached that state."""
+    times = [
+        model.objects.filter(state=State.APPROVED).aggregate(at=Min("state_changed_at"))["at"]
+        for model in (EligibilityList, Application)
+    ]
+    times = [t for t in times if t is not None]
+    return min(times) if times else None

@@ -5,6 +5,7 @@ SQLite under ``var/`` and a file-system Celery transport. ``DATABASE_URL`` and
 ``CELERY_BROKER_URL`` switch to PostgreSQL and Redis.
 """
 
+from email.utils import getaddresses
 from pathlib import Path
 
 import environ
@@ -14,7 +15,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# A file of VARIABLE=value lines: `.env` beside manage.py, or PORTAL_ENV_FILE (a server install's
+# /etc/portal/portal.env, the same file systemd gives the units). The environment wins over the file.
+environ.Env.read_env(env.str("PORTAL_ENV_FILE", default=str(BASE_DIR / ".env")), overwrite=False)
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -43,6 +46,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response, redirects included, carries the request id its log lines carry.
+    "portal.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -106,7 +111,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+# collectstatic writes here; whitenoise serves it (production: a directory of the install, not the checkout).
+STATIC_ROOT = env.path("PORTAL_STATIC_ROOT", default=str(VAR_DIR / "static"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -153,7 +159,8 @@ CELERY_BEAT_SCHEDULE = {
     "stats-sweep": {"task": "billing.stats_sweep", "schedule": 60.0},
     "settle-sweep": {"task": "workflow.settle_sweep", "schedule": 60.0},
 }
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Where beat keeps the times of its last runs (production: /var/lib/portal, see deploy/portal.env.example).
+CELERY_BEAT_SCHEDULE_FILENAME = env("PORTAL_BEAT_SCHEDULE", default=str(VAR_DIR / "celerybeat-schedule"))
 
 # --- REST framework ---------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -181,12 +188,56 @@ DJANGO_TABLES2_TEMPLATE = "django_tables2/bootstrap5.html"
 
 PORTAL_NAME = _("COVID-19 electricity relief portal")
 
+# --- Logs and error mail (docs/operations.md "Logs") ------------------------------------------
+# PORTAL_LOG_JSON=1: one JSON object per line (python-json-logger) from web, worker and beat
+# (portal.celery keeps Celery from replacing this configuration); otherwise plain text. Every
+# record carries the request id of portal.middleware.RequestIdMiddleware (null outside requests).
+PORTAL_LOG_JSON = env.bool("PORTAL_LOG_JSON", default=False)
+_LOG_LEVEL = env("DJANGO_LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+    "filters": {
+        "request_id": {"()": "portal.observability.RequestIdFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "formatters": {"json": {"()": "portal.observability.JsonFormatter", "fmt": "%(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            **({"formatter": "json"} if PORTAL_LOG_JSON else {}),
+        },
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+        },
+    },
+    "root": {"handlers": ["console"], "level": _LOG_LEVEL},
+    "loggers": {
+        # Django's default handlers are replaced: its records reach the console once (through the
+        # root), and only server errors (5xx) of requests are mailed to ADMINS (not DEBUG).
+        "django": {"handlers": [], "level": _LOG_LEVEL, "propagate": True},
+        "django.request": {"handlers": ["mail_admins"], "propagate": True},
+    },
 }
+if PORTAL_LOG_JSON:
+    # runserver's request lines have a plain handler of their own in Django's defaults.
+    LOGGING["loggers"]["django.server"] = {"handlers": ["console"], "level": "INFO", "propagate": False}
+
+# Who gets the error mails: DJANGO_ADMINS="Ops <ops@example.com>,Ann <ann@example.com>".
+ADMINS = [(name, address) for name, address in getaddresses([env("DJANGO_ADMINS", default="")]) if address]
+# EMAIL_URL (django-environ): smtp+tls://user:password@host:587, consolemail://, dummymail://…
+globals().update(env.email_url("EMAIL_URL", default="consolemail://"))
+SERVER_EMAIL = env("DJANGO_SERVER_EMAIL", default="root@localhost")
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="webmaster@localhost")
+EMAIL_SUBJECT_PREFIX = env("DJANGO_EMAIL_SUBJECT_PREFIX", default="[relief portal] ")
+# The reverse proxies whose X-Forwarded-For is believed (addresses or networks), e.g. nginx's
+# 127.0.0.1: a failed login is logged with the client's address, not the proxy's.
+PORTAL_TRUSTED_PROXIES = env.list("PORTAL_TRUSTED_PROXIES", default=[])
+# How long /healthz keeps its answer in the process (seconds): it needs no login.
+PORTAL_HEALTH_CACHE_SECONDS = env.float("PORTAL_HEALTH_CACHE_SECONDS", default=5)
 
 # --- Programme rules that are conventions or dates (programme.md M7) --------------------------
 # The two-part relief (发改办价格〔2020〕110号): effective dates in the window waive the 15-day and

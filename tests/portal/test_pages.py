@@ -97,6 +97,8 @@ PUBLIC_VIEWS = {"login", "admin:login"}
 LANGUAGE_SWITCH = "set_language"
 # The API's own login (POST only): open, but a GET is not allowed.
 API_LOGIN = "api:token"
+# The load balancer's health check: open, answers 200 or 503 with no data (docs/operations.md "Health").
+HEALTH = "healthz"
 
 
 def login_redirect_prefix() -> str:
@@ -134,6 +136,8 @@ def test_every_url_is_private_for_anonymous_visitors(client):
             ok = status == 302 and not location.startswith(resolve_url(settings.LOGIN_URL))
         elif name == API_LOGIN:
             ok = status == 405
+        elif name == HEALTH:
+            ok = status in (200, 503)
         elif url.startswith("/api/v1/"):
             # JSON endpoints answer 401/403; a browsable page (the schema docs) sends a browser to log in.
             ok = status in (401, 403) or to_login
