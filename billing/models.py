@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
@@ -160,6 +161,7 @@ class Tariff(models.Model):
         _("demo data"), default=True, help_text=_("示例数据，非官方电价 — demo figures, not official.")
     )
     source = models.CharField(_("source"), max_length=200, blank=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["category", "component", "voltage_min_kv", "effective_from"]
@@ -268,6 +270,8 @@ class Policy(models.Model):
     components = models.JSONField(_("components the rate applies to"), default=list)
     earliest_seal_date = models.DateField(_("earliest seal date"), null=True, blank=True)
     waived_rules = models.JSONField(_("waived rules"), default=list)
+    # Who changed what and when (the admin shows it field by field): billing.policy_rules.
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["code"]

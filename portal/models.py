@@ -7,8 +7,19 @@ from functools import cached_property
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
 
 from .roles import CITY_ROLES, Role
+
+
+class StaffHistory(HistoricalRecords):
+    """History of a person's record, without the password hash and without a row for every login."""
+
+    def post_save(self, instance, created, using=None, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        if update_fields and set(update_fields) <= {"last_login"}:
+            return
+        super().post_save(instance, created, using=using, **kwargs)
 
 
 class District(models.Model):
@@ -38,6 +49,7 @@ class User(AbstractUser):
         on_delete=models.PROTECT,
         related_name="staff",
     )
+    history = StaffHistory(excluded_fields=["password", "last_login"])
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"

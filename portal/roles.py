@@ -27,14 +27,27 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.DEPARTMENT_HEAD: ("billing.view_account", "billing.view_bill"),
     Role.LEADER: ("billing.view_account", "billing.view_bill"),
     Role.MANAGER: ("billing.view_account", "billing.view_bill", "portal.view_dashboard"),
+    # The Django admin (docs/admin.md). No delete_user: a person is disabled, never deleted. Deleting
+    # a tariff or a district is further limited per object (unused tariff, district without staff
+    # or accounts); the ledger, decisions and posting jobs are read-only whatever the permission.
     Role.ADMIN: (
         "billing.view_account",
         "billing.view_bill",
         "billing.view_tariff",
         "billing.add_tariff",
         "billing.change_tariff",
+        "billing.delete_tariff",
+        "billing.view_policy",
+        "billing.change_policy",
+        "billing.view_ledgerentry",
+        "billing.view_postingjob",
+        "workflow.view_decision",
         "portal.view_user",
         "portal.add_user",
         "portal.change_user",
+        "portal.view_district",
+        "portal.add_district",
+        "portal.change_district",
+        "portal.delete_district",
     ),
 }

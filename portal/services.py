@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .models import District, Heartbeat, User
 from .roles import DISTRICT_ROLES, ROLE_PERMISSIONS, Role
@@ -35,6 +36,33 @@ def district_by_name(name: str) -> District:
     return district
 
 
+def staff_roles_validate(*, roles: Iterable[str], district: District | None) -> list[str]:
+    """The rules for a person's roles and district (the command and the admin both use them).
+
+    Returns the roles without repeats; raises ``ValidationError`` keyed ``role`` or ``district``.
+    """
+    roles = list(dict.fromkeys(roles))
+    unknown = [r for r in roles if r not in Role.values]
+    if unknown:
+        raise ValidationError({"role": f"unknown role(s) {', '.join(unknown)}; one of: {', '.join(Role.values)}"})
+    if not roles:
+        raise ValidationError({"role": gettext("At least one role is required.")})
+    if DISTRICT_ROLES.intersection(roles) and district is None:
+        raise ValidationError({"district": gettext("Clerks and district reviewers must have a district.")})
+    return roles
+
+
+def staff_roles_set(user: User, roles: Iterable[str]) -> None:
+    """Give ``user`` exactly ``roles`` (as groups); only administrators may use Django's admin."""
+    roles = list(roles)
+    roles_ensure_groups()
+    if user.is_staff != (Role.ADMIN in roles):
+        user.is_staff = Role.ADMIN in roles
+        user.save(update_fields=["is_staff"])
+    user.groups.set(Group.objects.filter(name__in=roles))
+    user.__dict__.pop("roles", None)
+
+
 @transaction.atomic
 def staff_upsert(
     *, username: str, roles: Iterable[str], district: District | None, password: str | None
@@ -44,15 +72,7 @@ def staff_upsert(
     Clerks and district reviewers must have a district; city-level roles need none.
     Returns the user and whether it was created.
     """
-    roles = list(dict.fromkeys(roles))
-    unknown = [r for r in roles if r not in Role.values]
-    if unknown:
-        raise ValidationError({"role": f"unknown role(s) {', '.join(unknown)}; one of: {', '.join(Role.values)}"})
-    if not roles:
-        raise ValidationError({"role": "at least one role is required"})
-    if DISTRICT_ROLES.intersection(roles) and district is None:
-        raise ValidationError({"district": "clerks and district reviewers need --district"})
-    roles_ensure_groups()
+    roles = staff_roles_validate(roles=roles, district=district)
     user, created = User.objects.get_or_create(username=username)
     user.district = district
     user.is_staff = Role.ADMIN in roles
@@ -63,8 +83,7 @@ def staff_upsert(
         user.set_unusable_password()
     user.full_clean(exclude=["password"])
     user.save()
-    user.groups.set(Group.objects.filter(name__in=roles))
-    user.__dict__.pop("roles", None)
+    staff_roles_set(user, roles)
     return user, created
 
 

@@ -248,3 +248,18 @@ def throwaway_redis(tmp_path):
     repoint(previous)
     if previous_env is None:
         os.environ.pop("CELERY_BROKER_URL", None)
+
+
+@pytest.fixture
+def admin_user(make_staff):
+    """A member of staff with the admin role (not a superuser): pytest-django's fixture of this name
+    is a superuser, who passes checks the admin role must pass by its own permissions."""
+    from portal.roles import Role
+
+    return make_staff(Role.ADMIN, username="sysadmin")
+
+
+@pytest.fixture
+def admin_client(client, admin_user):
+    client.force_login(admin_user)
+    return client

@@ -18,12 +18,26 @@ def _settle_when_posted(sender, *, job_id, cause_type, cause_id, **kwargs):
         log.warning("could not enqueue settlement of %s %s", cause_type, cause_id, exc_info=True)
 
 
+def _approved_lists_of_policy(sender, *, policy, **kwargs):
+    """billing asks whether a policy has approved items: eligibility lists approved under it."""
+    from django.utils.translation import gettext
+
+    from .chain import State
+    from .models import EligibilityList
+
+    count = EligibilityList.objects.filter(policy_id=policy.code, state__in=[State.APPROVED, State.SETTLED]).count()
+    if count:
+        return gettext("%(count)d eligibility list(s) approved under it") % {"count": count}
+    return None
+
+
 class WorkflowConfig(AppConfig):
     name = "workflow"
     verbose_name = _("Workflow")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from billing.signals import posting_job_done
+        from billing.signals import policy_in_use, posting_job_done
 
         posting_job_done.connect(_settle_when_posted, dispatch_uid="workflow-settle-when-posted")
+        policy_in_use.connect(_approved_lists_of_policy, dispatch_uid="workflow-approved-lists-of-policy")

@@ -1,0 +1,12 @@
+from django.db import migrations
+
+
+def populate(apps, schema_editor):
+    from portal.history import history_populate
+
+    history_populate(apps.get_model("portal", "User"), apps.get_model("portal", "HistoricalUser"))
+
+
+class Migration(migrations.Migration):
+    dependencies = [("portal", "0004_staff_history")]
+    operations = [migrations.RunPython(populate, migrations.RunPython.noop)]
