@@ -35,6 +35,7 @@ ACCOUNTS = GuideLink("billing:account-list", _("Look up an account"))
 ELIGIBLE_ACCOUNTS = GuideLink("billing:account-list", _("Accounts eligible for the 95% measure"), "eligible=yes")
 HIGH_ENERGY_ACCOUNTS = GuideLink("billing:account-list", _("High-energy accounts (not eligible)"), "high_energy=yes")
 NEW_APPLICATION = GuideLink("workflow:application-create", _("Enter an application"))
+ELIGIBILITY_LISTS = GuideLink("workflow:list-index", _("District eligibility lists"))
 
 
 def queue_link(level: str) -> GuideLink:
@@ -69,7 +70,7 @@ ROLE_GUIDES: dict[str, RoleGuide] = {
             Role.CITY_REVIEWER,
             _("Approval level 1"),
             (_("Check the districts' applications and eligibility lists and approve or return them."),),
-            (queue_link("approval_1"), ELIGIBLE_ACCOUNTS, ACCOUNTS),
+            (queue_link("approval_1"), ELIGIBILITY_LISTS, ELIGIBLE_ACCOUNTS, ACCOUNTS),
         ),
         RoleGuide(
             Role.DEPARTMENT_HEAD,

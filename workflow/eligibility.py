@@ -8,8 +8,11 @@ far and an estimate for the months still to come — is stored on the list and k
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,13 +23,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.engine import line_discount, round_fen
-from billing.models import Account, Bill, Policy
+from billing.models import Account, Bill, Policy, PolicyKind
 from portal.errors import Conflict
 from portal.models import District
 from portal.roles import Role
 
 from .chain import State
-from .models import EligibilityEntry, EligibilityList, EntrySource
+from .models import EligibilityEntry, EligibilityList, EntrySource, PrescreenRun, PrescreenRunState
+
+log = logging.getLogger(__name__)
 
 ZERO = Decimal("0.00")
 COMPONENT_FIELDS = {"energy": "energy_charge", "basic": "basic_charge", "power_factor": "power_factor_charge"}
@@ -65,34 +70,53 @@ class PrescreenResult:
     added: int = 0
     dropped: int = 0
     changed: bool = False
+    created: bool = False  # the list did not exist before this pre-screen
 
 
-def eligibility_prescreen(*, policy_code: str) -> list[PrescreenResult]:
-    """Create or refresh the draft list of every district (idempotent)."""
+def _policy(policy_code: str) -> Policy:
     try:
-        policy = Policy.objects.get(code=policy_code)
+        return Policy.objects.get(code=policy_code)
     except Policy.DoesNotExist:
         codes = ", ".join(Policy.objects.values_list("code", flat=True))
         raise ValidationError(
             {"policy": _("unknown policy %(code)s; one of: %(codes)s") % {"code": policy_code, "codes": codes}}
         ) from None
-    return [_prescreen_district(policy, district) for district in District.objects.all()]
 
 
-def _live_list(policy: Policy, district: District) -> EligibilityList:
+def eligibility_prescreen(
+    *, policy_code: str, progress: Callable[[PrescreenResult, int, int], None] | None = None
+) -> list[PrescreenResult]:
+    """Create or refresh the draft list of every district (idempotent), one transaction per district.
+
+    ``progress(result, done, total)`` is called after each district (the lists page's runs).
+    """
+    policy = _policy(policy_code)
+    districts = list(District.objects.all())
+    results = []
+    for district in districts:
+        results.append(_prescreen_district(policy, district))
+        if progress is not None:
+            progress(results[-1], len(results), len(districts))
+    return results
+
+
+def _live_list(policy: Policy, district: District) -> tuple[EligibilityList, bool]:
+    """The district's live list of the policy, and whether it was created now."""
     live = (
         EligibilityList.objects.select_for_update()
         .filter(policy=policy, district=district)
         .exclude(state__in=[State.REJECTED, State.WITHDRAWN])
         .first()
     )
-    return live or EligibilityList.objects.create(policy=policy, district=district)
+    if live is not None:
+        return live, False
+    return EligibilityList.objects.create(policy=policy, district=district), True
 
 
 @transaction.atomic
 def _prescreen_district(policy: Policy, district: District) -> PrescreenResult:
-    lst = _live_list(policy, district)
-    result = PrescreenResult(district=district.name, list_id=lst.pk, state=lst.state)
+    lst, created = _live_list(policy, district)
+    result = PrescreenResult(district=district.name, list_id=lst.pk, state=lst.state, created=created)
     if lst.state != State.DRAFT:
         return result
     eligible = set(eligible_accounts(policy=policy, district=district).values_list("id", flat=True))
@@ -210,3 +234,133 @@ def eligibility_forecast_refresh(*, eligibility_list: EligibilityList) -> Eligib
     eligibility_list.forecast_reduction = forecast.reduction
     eligibility_list.forecast_billed = forecast.billed
     return eligibility_list
+
+
+# --- pre-screen runs started from the lists page ---------------------------------------------------
+
+# A queued or running run that has not moved for this long is taken to have lost its worker: a new
+# run of the policy may then start (each district's pre-screen is its own transaction, so nothing
+# is half-done).
+RUN_STALE_AFTER = dt.timedelta(minutes=10)
+
+
+def prescreen_start(*, policy_code: str, by) -> PrescreenRun:
+    """A city reviewer starts (or refreshes) the pre-screen of ``policy_code``: a run, enqueued after commit.
+
+    PermissionDenied for anyone but a city reviewer, ValidationError for an unknown policy or one
+    that is not a price reduction (only those have district lists), Conflict while another run of
+    the policy is under way.
+    """
+    if not by.has_role(Role.CITY_REVIEWER):
+        raise PermissionDenied(_("Only the city reviewer starts the pre-screen."))
+    with transaction.atomic():
+        policy = _policy(policy_code)
+        if policy.kind != PolicyKind.DISCOUNT or not policy.eligible_categories:
+            raise ValidationError(
+                {
+                    "policy": _("Policy %(code)s has no district eligibility lists to pre-screen.")
+                    % {"code": policy.code}
+                }
+            )
+        Policy.objects.select_for_update().filter(pk=policy.pk).first()  # one start per policy at a time
+        running = (
+            PrescreenRun.objects.filter(
+                policy=policy,
+                state__in=[PrescreenRunState.QUEUED, PrescreenRunState.RUNNING],
+                updated_at__gte=timezone.now() - RUN_STALE_AFTER,
+            )
+            .order_by("-requested_at")
+            .first()
+        )
+        if running is not None:
+            raise Conflict(
+                _("A pre-screen of %(policy)s is already under way (#%(id)s); wait for it to finish.")
+                % {"policy": policy.name, "id": running.pk},
+                current_state=running.state,
+            )
+        run = PrescreenRun.objects.create(policy=policy, requested_by=by, districts_total=District.objects.count())
+        transaction.on_commit(lambda: _prescreen_enqueue(run.pk))
+    return run
+
+
+def _prescreen_enqueue(run_id: int) -> None:
+    from .tasks import prescreen_run as task
+
+    try:
+        task.delay(run_id)
+    except Exception as exc:  # broker down: say so on the page rather than wait for ever
+        log.warning("could not enqueue pre-screen run %s", run_id, exc_info=True)
+        PrescreenRun.objects.filter(pk=run_id, state=PrescreenRunState.QUEUED).update(
+            state=PrescreenRunState.FAILED,
+            error=_("The task queue could not be reached (%(error)s); try again later.") % {"error": exc},
+            finished_at=timezone.now(),
+        )
+
+
+def prescreen_run(*, run_id: int) -> bool:
+    """Run a queued pre-screen (the Celery task), recording progress after each district.
+
+    Returns False when the run is not there or already finished (a duplicate task does nothing).
+    """
+    with transaction.atomic():
+        run = PrescreenRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None or not run.active:
+            return False
+        run.state, run.started_at = PrescreenRunState.RUNNING, timezone.now()
+        run.districts_done, run.results = 0, []
+        run.save(update_fields=["state", "started_at", "districts_done", "results", "updated_at"])
+    done: list[dict] = []
+
+    def progress(result: PrescreenResult, count: int, total: int) -> None:
+        done.append(asdict(result))
+        PrescreenRun.objects.filter(pk=run_id).update(
+            districts_done=count, districts_total=total, results=done, updated_at=timezone.now()
+        )
+
+    try:
+        eligibility_prescreen(policy_code=run.policy_id, progress=progress)
+    except Exception as exc:
+        log.exception("pre-screen run %s failed", run_id)
+        PrescreenRun.objects.filter(pk=run_id).update(
+            state=PrescreenRunState.FAILED, error=str(exc)[:2000], finished_at=timezone.now(), updated_at=timezone.now()
+        )
+        return True
+    PrescreenRun.objects.filter(pk=run_id).update(
+        state=PrescreenRunState.DONE, finished_at=timezone.now(), updated_at=timezone.now()
+    )
+    return True
+
+
+@dataclass(frozen=True)
+class PrescreenSummary:
+    created: int
+    refreshed: int
+    unchanged: int
+    past_draft: int
+    lines: list[str]
+
+
+def prescreen_summary(results: list[dict]) -> PrescreenSummary:
+    """Counts and one line per district of a run's results (the lists page's message)."""
+    created = refreshed = unchanged = past = 0
+    lines = []
+    for r in results:
+        if r["state"] != State.DRAFT:
+            past += 1
+            lines.append(
+                _("%(district)s: list #%(id)s is %(state)s, left unchanged")
+                % {"district": r["district"], "id": r["list_id"], "state": State(r["state"]).label}
+            )
+            continue
+        values = {"district": r["district"], "id": r["list_id"], "added": r["added"], "dropped": r["dropped"]}
+        if r.get("created"):
+            created += 1
+            line = _("%(district)s: list #%(id)s created (+%(added)s −%(dropped)s accounts)")
+        elif r["changed"]:
+            refreshed += 1
+            line = _("%(district)s: list #%(id)s refreshed (+%(added)s −%(dropped)s accounts)")
+        else:
+            unchanged += 1
+            line = _("%(district)s: list #%(id)s unchanged")
+        lines.append(line % values)
+    return PrescreenSummary(created, refreshed, unchanged, past, lines)

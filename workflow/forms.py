@@ -297,3 +297,21 @@ class EntryChangeForm(forms.Form):
         initial=INCLUDE,
     )
     reason = forms.CharField(label=_("Reason"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+def _prescreen_policies() -> list[tuple[str, str]]:
+    """The price-reduction policies (the 95% policy): the ones district eligibility lists are for."""
+    from billing.models import Policy, PolicyKind
+
+    return [(p.code, p.name) for p in Policy.objects.filter(kind=PolicyKind.DISCOUNT).order_by("code")]
+
+
+class PrescreenForm(forms.Form):
+    """The city reviewer's pre-screen button on the eligibility lists page: which policy."""
+
+    policy = forms.ChoiceField(
+        label=_("Policy"),
+        choices=_prescreen_policies,
+        initial="discount-2020",
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )

@@ -413,3 +413,53 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.from_state}→{self.to_state}"
+
+
+class PrescreenRunState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class PrescreenRun(models.Model):
+    """One pre-screen started from the eligibility lists page: run by a Celery task, district by district.
+
+    The page shows its progress (districts done of total) and, once done, its result per district.
+    """
+
+    policy = models.ForeignKey(
+        "billing.Policy", verbose_name=_("policy"), to_field="code", on_delete=models.PROTECT, related_name="+"
+    )
+    state = models.CharField(
+        _("state"), max_length=10, choices=PrescreenRunState.choices, default=PrescreenRunState.QUEUED
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("requested by"), on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(_("requested"), default=timezone.now)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    districts_total = models.PositiveIntegerField(_("districts"), default=0)
+    districts_done = models.PositiveIntegerField(_("districts done"), default=0)
+    results = models.JSONField(_("result per district"), default=list)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = _("pre-screen run")
+        verbose_name_plural = _("pre-screen runs")
+
+    def __str__(self) -> str:
+        return f"pre-screen {self.policy_id} #{self.pk}"
+
+    @property
+    def active(self) -> bool:
+        return self.state in (PrescreenRunState.QUEUED, PrescreenRunState.RUNNING)
+
+    @property
+    def percent(self) -> int:
+        if self.state == PrescreenRunState.DONE:
+            return 100
+        return int(100 * self.districts_done / self.districts_total) if self.districts_total else 0

@@ -18,3 +18,11 @@ def settle_sweep() -> int:
     from .services import settle_sweep as sweep
 
     return sweep()
+
+
+@shared_task(name="workflow.prescreen_run", acks_late=True)
+def prescreen_run(run_id: int) -> bool:
+    """A pre-screen started from the eligibility lists page (progress recorded on the run row)."""
+    from .eligibility import prescreen_run as run
+
+    return run(run_id=run_id)

@@ -1,4 +1,4 @@
-"""The demo generator (billing.demo) and ``manage.py load_demo`` through the real CSV imports."""
+"""The demo generator (billing.demo); ``manage.py load_demo`` itself is tested in tests/workflow/test_demo.py."""
 
 from __future__ import annotations
 
@@ -9,16 +9,11 @@ from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 
 import pytest
-from django.core.management import CommandError, call_command
-from django.db.models import Count, Sum
 
 from billing.demo import PERIODS, generate
 from billing.industry import HIGH_ENERGY_DIVISIONS, is_high_energy
-from billing.models import Account, Bill, Category, StatsMonth, TariffComponent
+from billing.models import Category, TariffComponent
 from billing.reference import tariff_for
-from billing.stats import stats_check
-from portal.models import District, User
-from portal.roles import Role
 
 CUSTOMERS_HEADER = (
     "account_no,name,district,category,industry_code,voltage_kv,basic_charge_method,"
@@ -172,95 +167,3 @@ def test_generated_bills_follow_the_demo_tariffs_to_the_fen():
     assert pf_reward > 0 and pf_penalty > 0
     assert late > 0 and arrears > 0
     assert arrears < len(data.bills) * Decimal("0.2")  # most bills are paid in full
-
-
-# --- manage.py load_demo ------------------------------------------------------------------------
-
-
-def run_load_demo(*args: str) -> str:
-    out = io.StringIO()
-    call_command("load_demo", *args, stdout=out)
-    return out.getvalue()
-
-
-def snapshot():
-    return (
-        list(Account.objects.order_by("pk").values_list("pk", "account_no", "name", "updated_at")),
-        Bill.objects.count(),
-        list(User.objects.order_by("pk").values_list("pk", "username", "password", "first_name")),
-    )
-
-
-@pytest.mark.django_db
-def test_load_demo_imports_accounts_bills_and_staff_for_every_role_and_a_second_run_changes_nothing():
-    output = run_load_demo("--accounts", "60", "--seed", "2020")
-
-    assert Account.objects.count() == 60
-    assert set(Account.objects.values_list("district__name", flat=True)) == set(
-        District.objects.values_list("name", flat=True)
-    )
-    assert len(District.objects.all()) == 9
-    assert set(Account.objects.values_list("category", flat=True)) == set(Category.values)
-    assert set(Account.objects.annotate(n=Count("bills")).values_list("n", flat=True)) == {12}
-    assert Bill.objects.count() == 720
-    for account in Account.objects.exclude(industry_code=""):
-        assert account.high_energy == is_high_energy(account.industry_code)
-
-    # The imports stored the generated money exactly.
-    data = generate(accounts=60, seed=2020)
-    totals = Bill.objects.aggregate(energy=Sum("energy_charge"), basic=Sum("basic_charge"), paid=Sum("paid"))
-    assert totals["energy"] == sum(b.energy_charge for b in data.bills)
-    assert totals["basic"] == sum(b.basic_charge for b in data.bills)
-    assert totals["paid"] == sum(b.paid for b in data.bills)
-
-    for role in Role.values:
-        assert User.objects.filter(groups__name=role).exists(), role
-    for district in District.objects.all():
-        clerk = User.objects.get(username=f"clerk_{district.code}")
-        reviewer = User.objects.get(username=f"reviewer_{district.code}")
-        assert (clerk.roles, clerk.district) == ({"clerk"}, district)
-        assert (reviewer.roles, reviewer.district) == ({"district_reviewer"}, district)
-    for username in ("city_reviewer", "department_head", "leader", "manager", "admin"):
-        user = User.objects.get(username=username)
-        assert user.roles == {username} and user.district is None
-        assert user.check_password("demo-pass-2020")
-    assert User.objects.get(username="admin").is_staff
-    assert User.objects.get(username="clerk_nangang").first_name == "南岗受理员"
-    assert "clerk_nangang" in output and "demo-pass-2020" in output
-    assert "Demo data loaded." in output
-    # The dashboard's summary rows are right without a worker (protected accounts and arrears).
-    assert stats_check() == []
-    assert StatsMonth.objects.filter(metric="protected", accounts__gt=0).exists()
-
-    before = snapshot()
-    again = run_load_demo("--accounts", "60", "--seed", "2020")
-
-    assert snapshot() == before
-    assert "Nothing to do" in again
-    assert "customers: 0 created, 0 updated, 60 unchanged" in again
-    assert "bills: 0 created, 0 updated, 720 unchanged" in again
-
-
-@pytest.mark.django_db
-def test_load_demo_with_more_accounts_adds_only_the_new_ones():
-    run_load_demo("--accounts", "20")
-    first_accounts = set(Account.objects.values_list("account_no", flat=True))
-
-    output = run_load_demo("--accounts", "30")
-
-    assert first_accounts < set(Account.objects.values_list("account_no", flat=True))
-    assert Account.objects.count() == 30
-    assert Bill.objects.count() == 360
-    assert "customers: 10 created, 0 updated, 20 unchanged" in output
-    assert "bills: 120 created, 0 updated, 240 unchanged" in output
-
-
-@pytest.mark.django_db
-def test_load_demo_with_another_seed_over_loaded_data_is_rejected_whole():
-    run_load_demo("--accounts", "20", "--seed", "1")
-    before = snapshot()
-
-    with pytest.raises(CommandError, match="the demo data was rejected and nothing was imported"):
-        run_load_demo("--accounts", "20", "--seed", "2")
-
-    assert snapshot() == before  # the customers file was not applied either

@@ -2,8 +2,14 @@
 
 Loads (idempotently) the GB/T 4754-2017 industries and the demo tariffs, generates N accounts in
 every district and category with their bills for 2020-01 … 2020-12 (``billing.demo``), feeds them
-as CSV text through the real imports (``billing.imports``, interfaces.md §1), and creates a demo
-member of staff for every role. A second run with the same options changes nothing and says so.
+as CSV text through the real imports (``billing.imports``, interfaces.md §1), creates a demo
+member of staff for every role, then pre-screens the district eligibility lists and works the
+approval chain as the demo staff (``workflow.demo``): items wait at every level, some are settled
+with their money posted in this process, and the dashboard's summary rows are brought up to date.
+A second run with the same options changes nothing and says so.
+
+It lives in the workflow app because it drives the chain; billing (below workflow) keeps the
+generation of accounts and bills (``billing.demo``).
 
 The staff password is a published demo password: never run this against a real installation.
 """
@@ -12,7 +18,7 @@ from __future__ import annotations
 
 import io
 import sys
-from dataclasses import dataclass
+import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -20,49 +26,15 @@ from django.db import transaction
 from billing.demo import DEFAULT_ACCOUNTS, DEFAULT_SEED, generate
 from billing.reference import load_demo_tariffs, load_industries
 from portal.models import District, User
-from portal.roles import Role
 from portal.services import staff_upsert
-
-DEMO_PASSWORD = "demo-pass-2020"  # noqa: S105 - a published demo password, printed on purpose
-# Chinese display names for the demo staff (first_name), by role.
-ROLE_TITLES = {
-    Role.CLERK: "受理员",
-    Role.DISTRICT_REVIEWER: "区县审核",
-    Role.CITY_REVIEWER: "营销部专责",
-    Role.DEPARTMENT_HEAD: "营销部主任",
-    Role.LEADER: "分管领导",
-    Role.MANAGER: "管理人员",
-    Role.ADMIN: "系统管理员",
-}
-
-
-@dataclass(frozen=True)
-class DemoStaff:
-    username: str
-    role: str
-    district: District | None
-
-    @property
-    def title(self) -> str:
-        title = ROLE_TITLES[Role(self.role)]
-        return f"{self.district.name}{title}" if self.district else title
-
-
-def demo_staff(districts: list[District]) -> list[DemoStaff]:
-    """A clerk and a district reviewer per district, and one person for each city-level role."""
-    staff = []
-    for district in districts:
-        staff.append(DemoStaff(f"clerk_{district.code}", Role.CLERK.value, district))
-        staff.append(DemoStaff(f"reviewer_{district.code}", Role.DISTRICT_REVIEWER.value, district))
-    for role in (Role.CITY_REVIEWER, Role.DEPARTMENT_HEAD, Role.LEADER, Role.MANAGER, Role.ADMIN):
-        staff.append(DemoStaff(role.value, role.value, None))
-    return staff
+from workflow.demo import DEMO_PASSWORD, DemoStaff, chain_seed, demo_chain_counts, demo_staff
 
 
 class Command(BaseCommand):
     help = (
         "Load deterministic demo data (示例数据): industries, demo tariffs, accounts with 2020 bills "
-        "through the CSV imports, and demo staff for every role (password demo-pass-2020)."
+        "through the CSV imports, demo staff for every role (password demo-pass-2020), pre-screened "
+        "eligibility lists and items at every level of the approval chain."
     )
 
     def add_arguments(self, parser):
@@ -76,6 +48,7 @@ class Command(BaseCommand):
     def handle(self, *args, accounts: int, seed: int, verbosity: int, **options):
         from billing.imports import ImportFailed, import_bills, import_customers
 
+        started = time.perf_counter()
         if accounts < 0:
             raise CommandError("--accounts must not be negative")
         districts = list(District.objects.order_by("sort_order", "code"))
@@ -111,22 +84,25 @@ class Command(BaseCommand):
                 f"{result.unchanged:,} unchanged ({result.seconds:.1f} s)"
             )
 
-        if customers.created + customers.updated + bills.created:
-            # The imports queue a rebuild of the dashboard's summary rows for the worker; the demo's
-            # dashboard should be right at once, worker or not (a few seconds at this size).
-            from billing.stats import stats_refresh
-
-            refreshed = stats_refresh()
-            self.stdout.write(f"dashboard summary rows: {refreshed.account_months:,} account-months")
-
         staff = demo_staff(districts)
         created, updated = self._staff(staff)
         self.stdout.write(
             f"demo staff: {created} created, {updated} updated, {len(staff) - created - updated} unchanged"
         )
 
+        chain = chain_seed(districts=districts)
+        self._report_chain(chain)
+
         changes = industries.changed + tariffs.changed + customers.created + customers.updated + bills.created
-        changes += created + updated
+        changes += created + updated + chain.changed
+        if changes:
+            # The imports queue a rebuild of the dashboard's summary rows for the worker; the demo's
+            # dashboard should be right at once, worker or not (a few seconds at this size).
+            from billing.stats import stats_refresh
+
+            refreshed = stats_refresh()
+            self.stdout.write(f"dashboard summary rows: {refreshed.account_months:,} account-months")
+        self.stdout.write(f"load_demo took {time.perf_counter() - started:.1f} s")
         if changes:
             self.stdout.write(self.style.SUCCESS("Demo data loaded."))
         else:
@@ -139,6 +115,25 @@ class Command(BaseCommand):
         from tqdm import tqdm
 
         return tqdm(total=total, unit=" rows", leave=False)
+
+    def _report_chain(self, chain) -> None:
+        past = [r for r in chain.prescreen if r.state != "draft"]
+        self.stdout.write(
+            f"eligibility lists (discount-2020): {chain.lists_created} created, {chain.lists_refreshed} refreshed, "
+            f"{len(chain.prescreen) - len(past) - chain.lists_created - chain.lists_refreshed} unchanged drafts, "
+            f"{len(past)} past draft left as they are"
+        )
+        if not chain.seeded:
+            self.stdout.write("approval chain: already worked by the demo staff, left as it is")
+            return
+        self.stdout.write(
+            f"approval chain: {chain.lists_moved} lists moved on, {chain.applications} applications entered, "
+            f"{chain.decisions} decisions, {chain.entries_posted:,} ledger entries posted"
+        )
+        for name, states in demo_chain_counts().items():
+            self.stdout.write(f"  {name}: " + ", ".join(f"{state} {n}" for state, n in states.items()))
+        if chain.skipped:
+            self.stdout.write(f"  no fitting account (too few accounts) for: {', '.join(chain.skipped)}")
 
     def _staff(self, staff: list[DemoStaff]) -> tuple[int, int]:
         """Create missing demo staff with the demo password; put existing ones in their role
