@@ -109,6 +109,9 @@ for _ in $(seq 60); do
   [ "$code" = 200 ] && break
   sleep 1
 done
+# Each gunicorn worker keeps its /healthz answer PORTAL_HEALTH_CACHE_SECONDS (5): one that asked
+# while the Celery worker was starting says 503 until then.
+sleep 6
 for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null || { echo "a process died at start (pid $pid)"; exit 1; }; done
 
 echo "-- nginx with deploy/nginx/portal.conf in front (TLS, a self-signed certificate for 127.0.0.1)"
