@@ -64,7 +64,10 @@ def exception_handler(exc, context):
     elif isinstance(exc, DomainConflict):
         exc = Conflict({"detail": exc.message, "state": exc.current_state})
     elif isinstance(exc, (TransitionNotAllowed, ConcurrentTransition)):
-        exc = Conflict(str(exc) or None)
+        # django-fsm's own text is English and names state and method codes: the message is ours, in
+        # the caller's language; the item's state (a code) goes in its field, as for DomainConflict.
+        state = getattr(getattr(exc, "object", None), "state", None)
+        exc = Conflict({"detail": Conflict.default_detail, "state": state}) if state else Conflict()
     return drf_exception_handler(exc, context)
 
 

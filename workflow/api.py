@@ -43,7 +43,7 @@ from portal.api import (
 from portal.scoping import scope_to_user
 
 from . import chain, selectors
-from .chain import Level, State
+from .chain import Action, Level, State
 from .eligibility import eligibility_entry_change
 from .models import Application, ApplicationKind, Channel, EligibilityEntry, EligibilityList, EntrySource
 from .serializers import (
@@ -265,7 +265,11 @@ def _check_action(action: str) -> None:
     if action not in selectors.PERSON_ACTIONS:
         raise NotFound(
             _("Unknown action %(action)s; one of: %(actions)s.")
-            % {"action": action[:30], "actions": ", ".join(selectors.PERSON_ACTIONS)}
+            % {
+                "action": action[:30],
+                # The name a person reads, with the path segment a client sends.
+                "actions": ", ".join(f"{Action(a).label} ({a})" for a in selectors.PERSON_ACTIONS),
+            }
         )
 
 

@@ -101,7 +101,7 @@ def refusal(item, user, action: str) -> str | None:
         return gettext("only the system takes this action")
     level = LEVEL_OF_STATE.get(item.state)
     if level is None:
-        return gettext("nobody acts on an item in state %(state)s") % {"state": item.state}
+        return gettext("nobody acts on an item in the state “%(state)s”") % {"state": State(item.state).label}
     role = ROLE_OF_LEVEL[level]
     if not user.has_role(role):
         return gettext("this level needs the role %(role)s") % {"role": Role(role).label}

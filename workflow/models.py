@@ -2,6 +2,7 @@
 
 Transition methods change only the row; the one service in ``workflow.services`` locks, checks
 permission, transitions, saves, records the decision and enqueues effects in one transaction.
+``Decision`` is the one audit trail of the chain: every transition writes exactly one.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
-from django_fsm_log.decorators import fsm_log_by, fsm_log_description
 
 from . import chain
 from .chain import PENDING_STATES, State
@@ -26,7 +27,8 @@ def _evidence_complete(item) -> bool:
 class ChainItem(ConcurrentTransitionMixin, models.Model):
     """What applications and eligibility lists share: the state machine of programme.md §3."""
 
-    # Integer keys: django-fsm-log's StateLog.object_id is an integer.
+    # Integer keys, as first created (django-fsm-log's StateLog, migrated to Decision by workflow 0005,
+    # referred to items by an integer object id).
     id = models.AutoField(primary_key=True)
     state = FSMField(_("state"), default=State.DRAFT, choices=State.choices, protected=True, db_index=True)
     district = models.ForeignKey(
@@ -68,15 +70,11 @@ class ChainItem(ConcurrentTransitionMixin, models.Model):
         self.state_changed_at = timezone.now()
 
     # --- transitions (change only the row) ------------------------------------------------------
-    @fsm_log_by
-    @fsm_log_description
     @transition(field=state, source=State.DRAFT, target=State.PENDING_DISTRICT, permission=chain.may_act)
-    def submit(self, *, by=None, description=None) -> None:
+    def submit(self, *, by=None) -> None:
         self.submitted_by = by
         self._moved()
 
-    @fsm_log_by
-    @fsm_log_description
     @transition(field=state, source=State.PENDING_LEADER, target=State.APPROVED, permission=chain.may_act)
     @transition(field=state, source=State.PENDING_HEAD, target=State.PENDING_LEADER, permission=chain.may_act)
     @transition(field=state, source=State.PENDING_CITY, target=State.PENDING_HEAD, permission=chain.may_act)
@@ -87,42 +85,34 @@ class ChainItem(ConcurrentTransitionMixin, models.Model):
         permission=chain.may_act,
         conditions=[_evidence_complete],
     )
-    def approve(self, *, by=None, description=None) -> None:
+    def approve(self, *, by=None) -> None:
         self._moved()
 
-    @fsm_log_by
-    @fsm_log_description
     @transition(field=state, source=State.PENDING_LEADER, target=State.PENDING_HEAD, permission=chain.may_act)
     @transition(field=state, source=State.PENDING_HEAD, target=State.PENDING_CITY, permission=chain.may_act)
     @transition(field=state, source=State.PENDING_CITY, target=State.PENDING_DISTRICT, permission=chain.may_act)
     @transition(field=state, source=State.PENDING_DISTRICT, target=State.DRAFT, permission=chain.may_act)
-    def send_back(self, *, by=None, description=None) -> None:
+    def send_back(self, *, by=None) -> None:
         """The ``return`` action: one level back."""
         self._moved()
 
-    @fsm_log_by
-    @fsm_log_description
     @transition(field=state, source=list(PENDING_STATES), target=State.REJECTED, permission=chain.may_act)
-    def reject(self, *, by=None, description=None) -> None:
+    def reject(self, *, by=None) -> None:
         self._moved()
 
-    @fsm_log_by
-    @fsm_log_description
     @transition(
         field=state, source=[State.DRAFT, *PENDING_STATES], target=State.WITHDRAWN, permission=chain.may_withdraw
     )
-    def withdraw(self, *, by=None, description=None) -> None:
+    def withdraw(self, *, by=None) -> None:
         self._moved()
 
-    @fsm_log_description
     @transition(field=state, source=State.PENDING_DISTRICT, target=State.APPROVED, permission=chain.is_system)
-    def fast_track(self, *, description=None) -> None:
+    def fast_track(self) -> None:
         """三零服务: a just-submitted new connection of a priority unit skips the rest of the chain."""
         self._moved()
 
-    @fsm_log_description
     @transition(field=state, source=State.APPROVED, target=State.SETTLED, permission=chain.is_system)
-    def settle(self, *, description=None) -> None:
+    def settle(self) -> None:
         self.settle_error = ""
         self._moved()
 
@@ -413,6 +403,15 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.from_state}→{self.to_state}"
+
+    @property
+    def policy_reason_display(self) -> str:
+        """The policy a system decision applied, in the reader's language.
+
+        The service stores the message id (English); older rows hold whatever text was written then,
+        which is shown as it is.
+        """
+        return gettext(self.policy_reason) if self.policy_reason else ""
 
 
 class PrescreenRunState(models.TextChoices):

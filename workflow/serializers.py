@@ -83,7 +83,10 @@ class HistoryEntrySerializer(serializers.ModelSerializer):
     reason_code = serializers.ChoiceField(choices=ReasonCode.choices, allow_blank=True, read_only=True)
     level = serializers.ChoiceField(choices=Level.choices, read_only=True)
     policy_reason = serializers.CharField(
-        read_only=True, help_text="The policy a system decision applied (fast track), else blank."
+        source="policy_reason_display",
+        read_only=True,
+        help_text="The policy a system decision applied (fast track, settlement), in the caller's language; "
+        "else blank.",
     )
 
     class Meta:

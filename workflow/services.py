@@ -1,8 +1,8 @@
 """Every write of the workflow app. One service runs every transition of the chain.
 
 ``item_transition`` locks the row, checks the state, the person (role, district, separation of
-duties) and the evidence, transitions, saves, records our decision (django-fsm-log records its
-StateLog in the same transaction) and enqueues effects after commit — all in one atomic block.
+duties) and the evidence, transitions, saves, records exactly one ``Decision`` (the one audit trail
+of the chain) and enqueues effects after commit — all in one atomic block.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
 from billing.models import Account
@@ -47,12 +48,20 @@ ACTION_METHOD = {
     Action.REJECT: "reject",
     Action.WITHDRAW: "withdraw",
 }
-FAST_TRACK_POLICY = _("三零服务: new connection of a priority unit (hospital, prevention point, supplies maker)")
+# Stored in Decision.policy_reason as the (English) message id, shown translated (Decision.policy_reason_display).
+FAST_TRACK_POLICY = gettext_noop(
+    "三零服务: new connection of a priority unit (hospital, prevention point, supplies maker)"
+)
 
 SCAN_TYPES = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
 SCAN_MAX_BYTES = 10 * 1024 * 1024
 # The first bytes of each allowed type: the declared content type alone is not trusted.
 SCAN_MAGIC = {"application/pdf": (b"%PDF-",), "image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",)}
+
+
+def reason_code_labels() -> str:
+    """The reason codes as the person reads them (translated labels), for a message."""
+    return _("; ").join(str(label) for label in chain.ReasonCode.labels)
 
 
 def _model_of(item: ChainItem) -> type[ChainItem]:
@@ -92,7 +101,7 @@ def item_transition(
         method = getattr(locked, ACTION_METHOD[action])
         if not can_proceed(method, check_conditions=False):
             raise Conflict(
-                _("An item in state %(state)s cannot be %(action)s.")
+                _("“%(action)s” is not possible for an item in the state “%(state)s”.")
                 % {"state": State(locked.state).label, "action": Action(action).label},
                 current_state=locked.state,
             )
@@ -107,17 +116,17 @@ def item_transition(
             raise PermissionDenied(_("not allowed"))
         reason = (reason or "").strip()
         if action in chain.REASON_REQUIRED and not reason:
-            raise ValidationError({"reason": [_("A reason is required to %(action)s.") % {"action": action}]})
+            raise ValidationError({"reason": [_("%(action)s needs a reason.") % {"action": Action(action).label}]})
         if action == Action.REJECT and reason_code not in chain.ReasonCode.values:
             raise ValidationError(
-                {"reason_code": [_("Choose a reason code: %(codes)s.") % {"codes": ", ".join(chain.ReasonCode.values)}]}
+                {"reason_code": [_("Choose one of the reasons: %(codes)s.") % {"codes": reason_code_labels()}]}
             )
         from_state = locked.state
         level = chain.LEVEL_OF_STATE.get(from_state, Level.REPORT_1)
         if action == Action.WITHDRAW:
             level = Level.REPORT_1
         snapshot = item_snapshot(locked)
-        method(by=by, description=reason)
+        method(by=by)
         try:
             locked.save()
         except ConcurrentTransition as exc:
@@ -159,7 +168,7 @@ def _fast_track_applies(item: ChainItem) -> bool:
 def _system_transition(item: ChainItem, method_name: str, *, policy_reason: str, reason: str = "") -> None:
     from_state = item.state
     snapshot = item_snapshot(item)
-    getattr(item, method_name)(description=policy_reason)
+    getattr(item, method_name)()
     if method_name == "fast_track":
         item.fast_tracked = True
     item.save()
@@ -374,7 +383,7 @@ def verification_record(
 
 # --- settlement ---------------------------------------------------------------------------------
 
-SETTLE_POLICY = _("Money posted by the relief engine")
+SETTLE_POLICY = gettext_noop("Money posted by the relief engine")
 
 
 def _item_for_cause(cause_type: str, cause_id: int) -> type[ChainItem] | None:

@@ -10,7 +10,7 @@ as a "changed meanwhile" message.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -76,14 +76,19 @@ ACTION_BUTTON_CLASS = {
 
 
 def describe_validation_error(error: ValidationError, labels: dict | None = None) -> str:
-    """One line per field: ``Reason: A reason is required to return.``"""
+    """One line per field, named by its label: ``Reason: Return needs a reason.`` (``原因：退回须填写原因。``)"""
     labels = {**FIELD_LABELS, **(labels or {})}
     if not hasattr(error, "error_dict"):
         return " ".join(error.messages)
     parts = []
     for key, errors in error.error_dict.items():
         text = " ".join(message for e in errors for message in e.messages)
-        parts.append(f"{labels.get(key, key)}: {text}")
+        # A message of the whole form stands alone; a field is named by its label, never its code.
+        parts.append(
+            text
+            if key == NON_FIELD_ERRORS
+            else _("%(field)s: %(errors)s") % {"field": labels.get(key, key), "errors": text}
+        )
     return " ".join(parts)
 
 

@@ -35,7 +35,6 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_filters",
     "django_fsm",
-    "django_fsm_log",
     "simple_history",
     "rest_framework",
     "rest_framework.authtoken",

@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.urls import reverse
+from django.utils import translation
 from django_fsm import TransitionNotAllowed
 from drf_spectacular.validation import validate_schema
 from rest_framework.authtoken.models import Token
@@ -174,10 +175,19 @@ def test_conflict_has_a_default_message():
     assert response.data["detail"]
 
 
-def test_fsm_transition_not_allowed_is_409_not_500():
-    response = _call(TransitionNotAllowed("Can't switch from state 'approved' using method 'approve'"))
+def test_fsm_transition_not_allowed_is_409_not_500_with_our_message_and_the_state_in_its_field():
+    class Item:
+        state = "approved"
+
+    response = _call(TransitionNotAllowed("Can't switch from state 'approved' using method 'approve'", object=Item()))
     assert response.status_code == 409
-    assert "approved" in response.data["detail"]
+    # django-fsm's English text (naming codes) is not passed on; the state code is a field.
+    assert response.data["state"] == "approved"
+    assert "approve" not in str(response.data["detail"])
+    with translation.override("zh-hans"):
+        response = _call(TransitionNotAllowed("Can't switch from state 'approved' using method 'approve'"))
+        assert response.status_code == 409
+        assert str(response.data["detail"]) == "该事项的状态已变化，不能再执行此操作。"
 
 
 def test_unhandled_error_is_not_swallowed():
