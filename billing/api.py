@@ -31,6 +31,7 @@ from portal.scoping import scope_to_user
 
 from . import ledger
 from .models import Account, LedgerEntry
+from .selectors import with_eligible
 from .serializers import (
     BillStatementSerializer,
     CustomerSerializer,
@@ -54,7 +55,7 @@ def customer_for_user(user, account_no: str, *, with_district: bool = False) -> 
     if not ACCOUNT_NO_RE.match(account_no):
         raise NotFound()
     queryset = (
-        Account.objects.select_related("district").annotate(balance=ledger.balance_subquery())
+        with_eligible(Account.objects.select_related("district").annotate(balance=ledger.balance_subquery()))
         if with_district
         else Account.objects.all()
     )

@@ -6,3 +6,9 @@ class BillingConfig(AppConfig):
     name = "billing"
     verbose_name = _("Billing")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from . import rules
+
+        # The policy rows are read once per request or task (billing.rules).
+        rules.connect_signals()

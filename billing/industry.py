@@ -1,7 +1,9 @@
-"""GB/T 4754-2017 industry codes and the high-energy rule of programme.md M1.
+"""GB/T 4754-2017 industry codes and which industries are high-energy (programme.md M1).
 
-The rule is decided by the code, never by the name: an industry is high-energy-consuming when
-the first two digits of its code (its division, 大类) are one of the six divisions below.
+Decided by the code, never by the name: an industry is high-energy-consuming when the first two
+digits of its code (its division, 大类) are one of the six divisions below. This is a fact shown
+about an industry or account (``Industry.high_energy``, ``Account.high_energy``), never an
+eligibility decision: who gets the 95% is the policy row's ``excluded_divisions`` (billing.rules).
 """
 
 import re

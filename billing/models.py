@@ -24,10 +24,6 @@ class Category(models.TextChoices):
     AGRICULTURAL = "agricultural", _("Agricultural")
 
 
-# Categories the 95% measure can apply to (programme.md M1).
-DISCOUNT_CATEGORIES = (Category.GENERAL_COMMERCIAL, Category.LARGE_INDUSTRIAL)
-
-
 class BasicChargeMethod(models.TextChoices):
     CAPACITY = "capacity", _("Capacity basis")
     DEMAND = "demand", _("Demand basis")
@@ -80,7 +76,9 @@ class Account(models.Model):
     )
     category = models.CharField(_("category"), max_length=20, choices=Category.choices)
     industry_code = models.CharField(_("industry code"), max_length=4, blank=True)
-    # Derived from industry_code by billing.industry.is_high_energy when the account is written.
+    # Derived from industry_code by billing.industry.is_high_energy when the account is written: a fact
+    # about the industry, for display and filtering. Eligibility (M1) is the policy row's
+    # (billing.rules), never this column.
     high_energy = models.BooleanField(_("high-energy"), default=False)
     voltage_kv = models.DecimalField(_("voltage (kV)"), max_digits=6, decimal_places=1)
     basic_charge_method = models.CharField(
@@ -127,8 +125,10 @@ class Account(models.Model):
 
     @property
     def eligible_discount(self) -> bool:
-        """Eligible for the 95% measure by programme.md M1 (category and industry code)."""
-        return self.category in DISCOUNT_CATEGORIES and not self.high_energy
+        """Eligible for the 95% measure by programme.md M1, as the ``discount-2020`` row says (billing.rules)."""
+        from .rules import discount_rules
+
+        return discount_rules().admits(self)
 
 
 class TariffComponent(models.TextChoices):
@@ -282,15 +282,10 @@ class Policy(models.Model):
         return self.name
 
     def window_periods(self) -> list[dt.date]:
-        """Every billing month (first day) inside the policy's windows, in order."""
-        months: list[dt.date] = []
-        for start, end in self.windows:
-            year, month = (int(x) for x in start.split("-"))
-            end_year, end_month = (int(x) for x in end.split("-"))
-            while (year, month) <= (end_year, end_month):
-                months.append(dt.date(year, month, 1))
-                year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-        return months
+        """Every billing month (first day) inside the policy's windows, in order (``billing.rules``)."""
+        from .rules import PolicyRules
+
+        return PolicyRules.of(self).months
 
 
 class CauseType(models.TextChoices):

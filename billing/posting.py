@@ -24,7 +24,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -43,10 +42,10 @@ from .models import (
     JobState,
     LedgerEntry,
     LedgerKind,
-    Policy,
     PostingChunk,
     PostingJob,
 )
+from .rules import PolicyRules, all_policy_rules
 from .signals import posting_job_done
 from .stats import stats_refresh
 
@@ -66,30 +65,13 @@ KIND_GRANT = {
 }
 
 
-@dataclass(frozen=True)
-class _PolicyTerms:
-    rate: Decimal | None
-    periods: frozenset[dt.date]
-    components: frozenset[str]
-    categories: frozenset[str]
-    excluded_divisions: frozenset[str]
+def policy_terms() -> dict[str, PolicyRules]:
+    """Every policy's rules by code (``billing.rules``: rate, window months, components, M1's ``admits``).
 
-    def admits(self, account: Account) -> bool:
-        """M1 again at posting time: a list can never give the discount to an account the rule excludes."""
-        return account.category in self.categories and account.industry_code[:2] not in self.excluded_divisions
-
-
-def policy_terms() -> dict[str, _PolicyTerms]:
-    return {
-        p.code: _PolicyTerms(
-            rate=p.rate,
-            periods=frozenset(p.window_periods()),
-            components=frozenset(c for c in p.components if c in engine.DISCOUNTABLE),
-            categories=frozenset(p.eligible_categories),
-            excluded_divisions=frozenset(p.excluded_divisions),
-        )
-        for p in Policy.objects.all()
-    }
+    M1 is applied again at posting time: a list can never give the discount to an account the rule
+    excludes.
+    """
+    return all_policy_rules()
 
 
 def chunk_accounts() -> int:
@@ -106,7 +88,7 @@ def set_based() -> bool:
 
 
 def month_relief(
-    *, period: dt.date, account: Account, grants: list[Grant], policies: dict[str, _PolicyTerms], two_part: bool
+    *, period: dt.date, account: Account, grants: list[Grant], policies: dict[str, PolicyRules], two_part: bool
 ):
     """Everything approved for one account and month, as the engine's MonthRelief."""
     seals: list[engine.Seal] = []

@@ -7,8 +7,9 @@ away from zero, i.e. ROUND_HALF_UP — so one ``INSERT … SELECT`` per chunk po
 
 * target = Σ round(line × rate, 2) over the policy's components (energy, basic charge, power
   factor; never the late fee), only in the policy's windows and only for an account the policy
-  admits (M1 again: category in ``eligible_categories``, first two digits of the industry code not
-  in ``excluded_divisions``); 0 otherwise (so an earlier posting outside them is corrected);
+  admits (M1 again, ``billing.rules.admits_sql`` on the joined policy row: category in
+  ``eligible_categories``, first two digits of the industry code not in ``excluded_divisions``);
+  0 otherwise (so an earlier posting outside them is corrected);
 * minus what the ledger already holds per (bill, ``discount``), posted as entry ``max(seq) + 1``
   when the difference is not 0 (M9: re-running posts nothing). What is held is summed per
   (account, month): a bill is unique per (account, month) (``bill_unique_account_period``) and
@@ -42,6 +43,7 @@ from django.db import connection
 from django.utils import timezone
 
 from .models import Account, Bill, Grant, GrantKind, LedgerEntry, LedgerKind, Policy
+from .rules import admits_sql
 
 # Table names from the models, never typed by hand.
 _T = {
@@ -79,14 +81,13 @@ SELECT g.account_id,
        g.cause_type,
        g.cause_id,
        g.by_job,
-       jsonb_exists(p.eligible_categories, a.category)
-           AND NOT jsonb_exists(p.excluded_divisions, left(a.industry_code, 2)) AS admitted
+       {admits} AS admitted
   FROM g
   JOIN {account} a ON a.id = g.account_id
   JOIN {policy} p ON p.code = g.policy_id
   LEFT JOIN other_kinds o ON o.account_id = g.account_id
  ORDER BY g.account_id
-""".format(**_T)  # noqa: S608 - table names from the models, values as parameters
+""".format(**_T, admits=admits_sql(policy="p", account="a"))  # noqa: S608 - names from the models and billing.rules, values as parameters
 
 # The discount of every bill of the fast accounts, minus what the ledger holds, inserted at once.
 # (Tried: one statement with the choice of accounts as a CTE. Slower — 63 against 44 ms for a
@@ -195,7 +196,7 @@ def post_discounts(
 ) -> FastResult:
     """Post the discount differences of the chunk's discount-only accounts in one statement.
 
-    ``windows``: every policy's billing months (``Policy.window_periods``). ``job_cause``: the
+    ``windows``: every policy's billing months (``billing.rules.PolicyRules.periods``). ``job_cause``: the
     job's (cause_type, cause_id), or None for a job without a cause (new bills).
     The statement returns one row (how many it inserted, for which account ids), not the entries.
     """

@@ -10,14 +10,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.db.models import BooleanField, ExpressionWrapper, QuerySet
 
 from portal.scoping import scope_to_user
 
-from .models import DISCOUNT_CATEGORIES, Account, Bill, JobState, PostingJob
+from . import rules
+from .models import Account, Bill, JobState, PostingJob
 
-# programme.md M1 as a database condition (the same rule as ``Account.eligible_discount``).
-ELIGIBLE_DISCOUNT_Q = Q(category__in=DISCOUNT_CATEGORIES, high_energy=False)
+
+def with_eligible(queryset: QuerySet[Account]) -> QuerySet[Account]:
+    """``eligible`` (M1, the ``discount-2020`` row's rule) annotated, read in the accounts' own query."""
+    return queryset.annotate(eligible=ExpressionWrapper(rules.admits_q_in_db(), output_field=BooleanField()))
 
 
 def account_list(*, user) -> QuerySet[Account]:
@@ -25,15 +28,14 @@ def account_list(*, user) -> QuerySet[Account]:
 
     Ordered by account number (the unique index), so that paging needs no sort of the table.
     """
-    queryset = Account.objects.select_related("district").annotate(
-        eligible=ExpressionWrapper(ELIGIBLE_DISCOUNT_Q, output_field=BooleanField())
-    )
+    queryset = with_eligible(Account.objects.select_related("district"))
     return scope_to_user(queryset, user).order_by("account_no")
 
 
 def account_list_filter_eligible(queryset: QuerySet[Account], eligible: bool) -> QuerySet[Account]:
     """Accounts that are (or are not) eligible for the 95% measure, decided in the database."""
-    return queryset.filter(ELIGIBLE_DISCOUNT_Q) if eligible else queryset.exclude(ELIGIBLE_DISCOUNT_Q)
+    condition = rules.admits_q_in_db()
+    return queryset.filter(condition) if eligible else queryset.exclude(condition)
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from . import ledger
+from . import ledger, rules
 from .models import (
     MONEY,
     Account,
     BasicChargeMethod,
-    Category,
     CauseType,
     EnterpriseSize,
     JobState,
@@ -29,27 +28,8 @@ from .models import (
     period_label,
 )
 
-# --- Arrears protection (programme.md M10) ------------------------------------------------------
-
-PROTECTED_ENTERPRISE_SIZES = frozenset({EnterpriseSize.SMALL, EnterpriseSize.MICRO})
-# Epidemic-prevention units: designated hospitals, community prevention points and makers of
-# protective supplies (every priority role of the 三零 measure).
-PREVENTION_UNIT_ROLES = frozenset({PriorityRole.HOSPITAL, PriorityRole.PREVENTION_POINT, PriorityRole.SUPPLIES_MAKER})
-
-
-def account_is_protected(account: Account) -> bool:
-    """Whether the account qualifies for arrears protection (欠费不停电, programme.md M10).
-
-    Protected are residential accounts, small and micro enterprises, and epidemic-prevention
-    units (``priority_role`` hospital, prevention point or protective-supplies maker). During
-    the relief window no disconnection order may be created for them and no late fee charged;
-    whether a date falls in the window is the caller's question, not this one.
-    """
-    return (
-        account.category == Category.RESIDENTIAL
-        or account.enterprise_size in PROTECTED_ENTERPRISE_SIZES
-        or account.priority_role in PREVENTION_UNIT_ROLES
-    )
+# Arrears protection (programme.md M10) is ``billing.rules.is_protected``; the name stays for callers.
+account_is_protected = rules.is_protected
 
 
 # --- Serializers ----------------------------------------------------------------------------------
@@ -77,9 +57,7 @@ class CustomerSerializer(serializers.ModelSerializer):
     basic_charge_method = serializers.ChoiceField(choices=BasicChargeMethod.choices, allow_blank=True, read_only=True)
     enterprise_size = serializers.ChoiceField(choices=EnterpriseSize.choices, allow_blank=True, read_only=True)
     priority_role = serializers.ChoiceField(choices=PriorityRole.choices, allow_blank=True, read_only=True)
-    eligible_discount = serializers.BooleanField(
-        read_only=True, help_text="Eligible for the 95% measure (programme.md M1)."
-    )
+    eligible_discount = serializers.SerializerMethodField(help_text="Eligible for the 95% measure (programme.md M1).")
     protected = serializers.SerializerMethodField(help_text="Arrears protection applies (programme.md M10).")
     balance = serializers.SerializerMethodField(
         help_text="The sum of the account's credits in the ledger (every kind but the discount), yuan."
@@ -107,8 +85,14 @@ class CustomerSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     @extend_schema_field(OpenApiTypes.BOOL)
+    def get_eligible_discount(self, account: Account) -> bool:
+        # Annotated by the view from the policy row (billing.selectors.with_eligible): no query of its own.
+        eligible = getattr(account, "eligible", None)
+        return account.eligible_discount if eligible is None else bool(eligible)
+
+    @extend_schema_field(OpenApiTypes.BOOL)
     def get_protected(self, account: Account) -> bool:
-        return account_is_protected(account)
+        return rules.is_protected(account)
 
     @extend_schema_field(money_field())
     def get_balance(self, account: Account) -> str:

@@ -15,11 +15,9 @@ from decimal import Decimal
 from django.db import transaction
 
 from .models import CauseType, Grant, GrantKind, PostingJob
+from .rules import DISCOUNT_POLICY, TWO_PART_POLICY  # noqa: F401 - re-exported (workflow.effects, workflow.demo)
 
 log = logging.getLogger(__name__)
-
-DISCOUNT_POLICY = "discount-2020"
-TWO_PART_POLICY = "two-part-relief-2020"
 
 
 def _job_for(cause_type: str, cause_id: int) -> PostingJob:

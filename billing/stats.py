@@ -31,7 +31,7 @@ Definitions (M11 where it speaks, our convention where it is silent):
   two-part tariff: ``basic_charge_credit`` + ``demand_relief_credit``), ``investment_waiver``
   (三零), ``late_fee_waiver``, and ``all`` (any relief: the company's "惠及客户" figure).
 * **Protected accounts** (欠费不停电, M10): residential accounts, small and micro enterprises,
-  epidemic-prevention units (``billing.serializers.account_is_protected``), and any account with
+  epidemic-prevention units (``billing.rules.is_protected``), and any account with
   an approved arrears-protection application (a ``late_fee_waiver`` grant). ``protected`` counts
   those with a bill in the month; **arrears** of a bill = ``gross − paid`` as billed when positive
   (``gross`` = energy + basic + power factor + late fee; relief in the ledger is not deducted:
@@ -66,10 +66,10 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet, Sum
 
+from . import rules
 from .models import (
     Account,
     Bill,
-    Category,
     Grant,
     GrantKind,
     LedgerEntry,
@@ -124,27 +124,10 @@ METRIC_KINDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _protected_sets() -> tuple[list[str], list[str]]:
-    """M10's enterprise sizes and prevention-unit roles, from their one definition.
-
-    Imported when used: ``billing.serializers`` imports the ledger reads, which import the posting,
-    which calls this module (a top-level import would be circular).
-    """
-    from .serializers import PREVENTION_UNIT_ROLES, PROTECTED_ENTERPRISE_SIZES
-
-    return sorted(PROTECTED_ENTERPRISE_SIZES), sorted(PREVENTION_UNIT_ROLES)
-
-
 def protected_q() -> Q:
-    """programme.md M10 as a condition on accounts (the rule of ``account_is_protected``), plus an
-    approved arrears-protection application (a late-fee-waiver grant)."""
-    sizes, roles = _protected_sets()
-    return (
-        Q(category=Category.RESIDENTIAL)
-        | Q(enterprise_size__in=sizes)
-        | Q(priority_role__in=roles)
-        | Q(grants__kind=GrantKind.LATE_FEE_WAIVER)
-    )
+    """programme.md M10 as a condition on accounts (``billing.rules.protected_q``), plus an approved
+    arrears-protection application (a late-fee-waiver grant)."""
+    return rules.protected_q() | Q(grants__kind=GrantKind.LATE_FEE_WAIVER)
 
 
 # --- refresh ---------------------------------------------------------------------------------------
@@ -288,7 +271,7 @@ def _insert_account_months(scope: _Scope | None) -> int:
     sums = ", ".join(f"ROUND(SUM(s.{kind}), 2)" for kind in KIND_COLUMNS)
     nonzero = " OR ".join(f"SUM(s.{kind}) <> 0" for kind in KIND_COLUMNS)
     gross = _gross("b")
-    sizes, roles = _protected_sets()
+    protected, protected_params = rules.protected_sql("p")
     sql = f"""
         INSERT INTO {_table(StatsAccountMonth)}
             (account_id, period, district_id, category, {", ".join(KIND_COLUMNS)},
@@ -308,9 +291,7 @@ def _insert_account_months(scope: _Scope | None) -> int:
             FROM {_table(Bill)} b
             JOIN {_table(Account)} p ON p.id = b.account_id
             WHERE {bill_where}
-              AND (p.category = %s
-                   OR p.enterprise_size IN ({", ".join(["%s"] * len(sizes))})
-                   OR p.priority_role IN ({", ".join(["%s"] * len(roles))})
+              AND ({protected}
                    OR EXISTS (SELECT 1 FROM {_table(Grant)} g WHERE g.account_id = p.id AND g.kind = %s))
         ) s
         JOIN {_table(Account)} a ON a.id = s.account_id
@@ -322,9 +303,7 @@ def _insert_account_months(scope: _Scope | None) -> int:
         *[str(kind) for kind in KIND_COLUMNS],
         *ledger_params,
         *bill_params,
-        Category.RESIDENTIAL.value,
-        *sizes,
-        *roles,
+        *protected_params,
         GrantKind.LATE_FEE_WAIVER.value,
         *account_params,
     ]

@@ -14,9 +14,10 @@ from django.views.generic import DetailView
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
+from . import rules
 from .filters import AccountFilter
 from .ledger import account_statements, bill_statement
-from .models import DISCOUNT_CATEGORIES, Account, Industry, LedgerKind
+from .models import Account, Industry, LedgerKind
 from .pdf import bill_statement_pdf, statement_filename
 from .selectors import account_bills, account_list
 from .tables import AccountTable, BillTable, BoundedLazyPaginator
@@ -42,12 +43,14 @@ class AccountListView(PermissionRequiredMixin, SingleTableMixin, FilterView):
 
 
 def eligibility_reason(account: Account) -> str:
-    """Why the account is or is not eligible for the 95% measure (programme.md M1)."""
-    if account.category not in DISCOUNT_CATEGORIES:
+    """Why the account is or is not eligible for the 95% measure (programme.md M1, the policy row's rule)."""
+    refusal = rules.discount_rules().refusal(account)
+    if refusal == rules.REFUSED_CATEGORY:
         return _("Not eligible: the category %(category)s is not covered by the measure.") % {
             "category": account.get_category_display()
         }
-    if account.high_energy:
+    if refusal == rules.REFUSED_DIVISION:
+        # The policy's excluded divisions are the high-energy industries it names (programme.md M1).
         return _("Not eligible: industry division %(division)s is high-energy-consuming.") % {
             "division": account.industry_code[:2]
         }

@@ -18,12 +18,12 @@ from decimal import Decimal
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q, QuerySet
-from django.db.models.functions import Substr
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from billing.engine import line_discount, round_fen
 from billing.models import Account, Bill, Policy, PolicyKind
+from billing.rules import REFUSED_CATEGORY, REFUSED_DIVISION, PolicyRules
 from portal.errors import Conflict
 from portal.models import District
 from portal.roles import Role
@@ -38,23 +38,22 @@ COMPONENT_FIELDS = {"energy": "energy_charge", "basic": "basic_charge", "power_f
 
 
 def eligible_accounts(*, policy: Policy, district: District | None = None) -> QuerySet[Account]:
-    """Accounts the policy's rule admits: category in scope, industry division not excluded (M1)."""
-    qs = Account.objects.filter(category__in=policy.eligible_categories)
+    """Accounts the policy's rule admits: category in scope, industry division not excluded (M1, billing.rules)."""
+    qs = Account.objects.filter(PolicyRules.of(policy).admits_q())
     if district is not None:
         qs = qs.filter(district=district)
-    if policy.excluded_divisions:
-        qs = qs.annotate(division=Substr("industry_code", 1, 2)).exclude(division__in=policy.excluded_divisions)
     return qs
 
 
 def account_admitted(*, policy: Policy, account: Account) -> str | None:
     """Why the rule does not admit ``account`` (a message naming M1), or None."""
-    if account.category not in policy.eligible_categories:
+    refusal = PolicyRules.of(policy).refusal(account)
+    if refusal == REFUSED_CATEGORY:
         return _("M1: category %(category)s is not eligible for %(policy)s.") % {
             "category": account.get_category_display(),
             "policy": policy.name,
         }
-    if account.industry_code[:2] in policy.excluded_divisions:
+    if refusal == REFUSED_DIVISION:
         return _("M1: industry %(code)s is high-energy (division %(division)s) and excluded.") % {
             "code": account.industry_code,
             "division": account.industry_code[:2],
@@ -190,20 +189,26 @@ class Forecast:
 def forecast_compute(*, eligibility_list: EligibilityList) -> Forecast:
     """Accounts on the list and the yuan the policy gives them.
 
-    Bills so far: the policy's rate on each component line of every bill in the windows, each line
-    rounded once (M3). Months still to come: each account's average per billed window month times
-    the months it has no bill for yet (0 for an account with no bill in the windows).
+    Only accounts the policy's rule admits (M1, ``billing.rules``) count. Bills so far: the policy's
+    rate on each component line of every bill in the windows, each line rounded once (M3). Months
+    still to come: each account's average per billed window month times the months it has no bill
+    for yet (0 for an account with no bill in the windows).
     """
     policy = eligibility_list.policy
-    periods = policy.window_periods()
-    rate = policy.rate or ZERO
+    rules = PolicyRules.of(policy)
+    periods = rules.months
+    rate = rules.rate or ZERO
     fields = [COMPONENT_FIELDS[c] for c in policy.components if c in COMPONENT_FIELDS]
-    included = EligibilityEntry.objects.filter(eligibility_list=eligibility_list, included=True)
+    # Only the accounts the rule admits (M1): posting gives nothing to any other (billing.posting).
+    included = EligibilityEntry.objects.filter(
+        rules.admits_q("account__"), eligibility_list=eligibility_list, included=True
+    )
     accounts = included.count()
     bills = (
         Bill.objects.filter(
             Q(account__eligibility_entries__eligibility_list=eligibility_list)
-            & Q(account__eligibility_entries__included=True),
+            & Q(account__eligibility_entries__included=True)
+            & rules.admits_q("account__"),
             period__in=periods,
         )
         .values_list("account_id", *fields)

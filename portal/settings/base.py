@@ -241,13 +241,8 @@ PORTAL_TRUSTED_PROXIES = env.list("PORTAL_TRUSTED_PROXIES", default=[])
 PORTAL_HEALTH_CACHE_SECONDS = env.float("PORTAL_HEALTH_CACHE_SECONDS", default=5)
 
 # --- Programme rules that are conventions or dates (programme.md M7) --------------------------
-# The two-part relief (发改办价格〔2020〕110号): effective dates in the window waive the 15-day and
-# notice rules, and a seal date may be back-dated to the earliest seal date once verified.
-PORTAL_TWO_PART_RELIEF = {
-    "window_start": "2020-02-01",
-    "window_end": "2020-06-30",
-    "earliest_seal_date": "2020-02-01",
-}
+# The two-part relief's window, earliest seal date and waived rules are the policy row
+# `two-part-relief-2020` (billing/policies.py, billing.rules), not settings.
 # The normal rules outside the relief window.
 PORTAL_CAPACITY_RULES = {
     "min_suspension_days": 15,
