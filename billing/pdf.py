@@ -71,6 +71,11 @@ def _p(text: str, style: ParagraphStyle) -> Paragraph:
     return Paragraph(_escape(str(text)), style)
 
 
+# For the other PDFs in Chinese (the dashboard's monthly report): the same font, styles and escaping.
+pdf_styles = _styles
+pdf_paragraph = _p
+
+
 def _less(amount) -> str:
     """An amount taken off the bill: ``-666.67`` (a negative correction shows as added)."""
     return money(-amount) if amount else money(amount)

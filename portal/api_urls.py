@@ -11,10 +11,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import IsAuthenticated
 
 from billing import api as billing_api
+from dashboard import api as dashboard_api
 from workflow import api as workflow_api
 from workflow import views as workflow_views
 
-from . import api, dashboard_api
+from . import api
 
 app_name = "api"
 

@@ -2,17 +2,14 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import dashboard, health, views
+from . import health, views
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),
     # The load balancer's and monitoring's check: no login, no data (docs/operations.md "Health").
     path("healthz", health.healthz, name="healthz"),
-    path("dashboard/", dashboard.DashboardView.as_view(), name="dashboard"),
-    path("dashboard/accounts/", dashboard.DashboardAccountsView.as_view(), name="dashboard-accounts"),
-    path("dashboard/items/", dashboard.DashboardItemsView.as_view(), name="dashboard-items"),
-    path("dashboard/report.pdf", dashboard.DashboardReportView.as_view(), name="dashboard-report"),
-    path("dashboard/export/<slug:table>.<str:fmt>", dashboard.DashboardExportView.as_view(), name="dashboard-export"),
+    # The managers' dashboard (the dashboard app; its URL names have no namespace: 'dashboard', 'dashboard-…').
+    path("dashboard/", include("dashboard.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "portal",
     "workflow",
     "billing",
+    "dashboard",
 ]
 
 MIDDLEWARE = [

@@ -25,7 +25,9 @@ from billing import services, stats
 from billing.imports import import_bills
 from billing.models import Account, Bill, LedgerEntry, PostingJob, StatsMetric, StatsMonth, period_label
 from billing.posting import job_run_inline
-from portal.dashboard import MEASURES, Figures, csv_text, xlsx_bytes
+from dashboard.exports import csv_text, xlsx_bytes
+from dashboard.figures import Figures
+from dashboard.measures import MEASURES
 from portal.roles import Role
 from tests.factories import AccountFactory, ApplicationFactory, BillFactory, EligibilityListFactory
 from workflow.chain import Action, State

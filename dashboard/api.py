@@ -1,6 +1,6 @@
 """``GET /api/v1/stats/`` (interfaces.md §2): the dashboard's figures as JSON.
 
-The same figures as the page (``portal.dashboard.Figures``), for the same people: a manager the
+The same figures as the page (``dashboard.figures.Figures``), for the same people: a manager the
 whole city, a district reviewer their own district, anyone else 403. Query parameters as the
 page's filters: ``period`` (``YYYY-MM``), ``district`` (code), ``category``; an invalid one is a
 400 naming it.
@@ -8,6 +8,9 @@ page's filters: ``period`` (``YYYY-MM``), ``district`` (code), ``category``; an 
 Amounts are decimal strings in yuan (``"11083.34"``); every figure comes with its M11 units:
 ``accounts_wan`` (万户 = accounts / 10⁴), ``amount_wan`` (万元) and ``amount_yi`` (亿元 = yuan / 10⁸),
 2 decimals rounded half up.
+
+The view derives from ``portal.api.PortalAPIView`` and uses its error bodies for the schema: the
+API's shared base (error mapping, base view), which billing's and workflow's API views use too.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from billing.models import Category, StatsMetric, period_label
+from portal.api import FIELD_ERRORS, NOT_ALLOWED, NOT_LOGGED_IN, PortalAPIView
 
-from .api import FIELD_ERRORS, NOT_ALLOWED, NOT_LOGGED_IN, PortalAPIView
-from .dashboard import MEASURES, Figure, Figures, _category_of, dashboard_district, parse_period
+from .figures import Figures
+from .filters import dashboard_district, parse_period
+from .measures import MEASURES, Figure, category_column
 
 FEN = Decimal("0.01")
 
@@ -47,7 +52,7 @@ def stats_payload(figures: Figures) -> dict:
     f = figures.filters
     codes = figures.district_codes
     cells = []
-    for cell in figures._month_cells:
+    for cell in figures.month_cells:
         if f.period and cell.period != f.period:
             continue
         if f.district_id is not None and cell.district_id != f.district_id:
@@ -64,7 +69,7 @@ def stats_payload(figures: Figures) -> dict:
             }
         )
     totals = []
-    for cell in figures._total_cells:
+    for cell in figures.total_cells:
         if f.district_id is not None and cell.district_id != f.district_id:
             continue
         if f.category and cell.category != f.category:
@@ -81,7 +86,7 @@ def stats_payload(figures: Figures) -> dict:
     for metric in [m for m, _label in MEASURES] + [StatsMetric.PROTECTED.value, StatsMetric.IN_ARREARS.value]:
         by_category = {}
         for category in Category.values:
-            column = _category_of(category)
+            column = category_column(category)
             if column != category:
                 continue
             by_category[category] = _figure(figures.figure(metric, category=category))

@@ -2,7 +2,7 @@
 
 It says what the company reports (programme.md §1): per measure, "惠及客户X万户，减少企业电费支出X
 万元（X亿元）", then the month by category and by district, the chain and arrears protection — the
-dashboard's own figures (``portal.dashboard.Figures``), so the paper and the page never differ.
+dashboard's own figures (``dashboard.figures.Figures``), so the paper and the page never differ.
 Chinese text uses ReportLab's built-in CID font, as the bill statements do (``billing.pdf``).
 """
 
@@ -18,10 +18,12 @@ from reportlab.lib.units import mm
 from reportlab.platypus import SimpleDocTemplate, Spacer, Table, TableStyle
 
 from billing.models import Category, StatsMetric, period_label
-from billing.pdf import _p, _styles
+from billing.pdf import pdf_paragraph, pdf_styles
 
-from .dashboard import CATEGORY_COLUMNS, MEASURES, Figures, format_value
-from .dashboard import YUAN as YUAN_FMT
+from .figures import Figures
+from .measures import CATEGORY_COLUMNS, MEASURES
+from .tables import YUAN as YUAN_FMT
+from .tables import format_value
 
 REPORT_LANGUAGE = "zh-hans"
 HEADER = colors.HexColor("#e6f2f1")
@@ -60,7 +62,7 @@ def _table(rows: list[list], widths: list[float], *, total_row: bool = True) -> 
 
 
 def _build(figures: Figures) -> bytes:
-    styles = _styles()
+    styles = pdf_styles()
     small = styles["small"]
     num = styles["small_right"]
     head = styles["strong"]
@@ -79,19 +81,19 @@ def _build(figures: Figures) -> bytes:
         lang="zh-CN",
     )
     width = doc.width
-    story: list = [_p(_("Relief measures in %(month)s: monthly report") % {"month": month}, styles["title"])]
+    story: list = [pdf_paragraph(_("Relief measures in %(month)s: monthly report") % {"month": month}, styles["title"])]
     scope = [
         f.district.name if f.district else _("All districts"),
         str(Category(f.category).label) if f.category else _("All categories"),
     ]
-    story.append(_p(_("Scope: %(scope)s. Amounts in yuan.") % {"scope": "，".join(scope)}, small))
+    story.append(pdf_paragraph(_("Scope: %(scope)s. Amounts in yuan.") % {"scope": "，".join(scope)}, small))
     story.append(Spacer(1, 2 * mm))
 
     # The company's sentence per measure.
     for metric, label in MEASURES:
         fig = figures.figure(metric)
         story.append(
-            _p(
+            pdf_paragraph(
                 _(
                     "%(measure)s: %(accounts_wan)s ten-thousand accounts benefited (%(accounts)s accounts), "
                     "electricity costs reduced by %(yuan_wan)s ten-thousand yuan (%(yuan_yi)s hundred-million yuan)."
@@ -109,21 +111,21 @@ def _build(figures: Figures) -> bytes:
     story.append(Spacer(1, 2 * mm))
 
     # The month by measure and category (M11).
-    header = [_p(_("Measure"), small)]
+    header = [pdf_paragraph(_("Measure"), small)]
     for _key, label in CATEGORY_COLUMNS:
-        header += [_p(_("%(category)s: accounts") % {"category": label}, num), _p(_("yuan"), num)]
-    header += [_p(_("Accounts benefited"), num), _p(_("Yuan saved"), num)]
+        header += [pdf_paragraph(_("%(category)s: accounts") % {"category": label}, num), pdf_paragraph(_("yuan"), num)]
+    header += [pdf_paragraph(_("Accounts benefited"), num), pdf_paragraph(_("Yuan saved"), num)]
     rows = [header]
     for row in figures.measures_table.rows:
-        line = [_p(row.label, small)]
+        line = [pdf_paragraph(row.label, small)]
         for key, _label in CATEGORY_COLUMNS:
             line += [
-                _p(format_value(row.values[f"{key}_accounts"], "count"), num),
-                _p(format_value(row.values[f"{key}_yuan"], YUAN_FMT), num),
+                pdf_paragraph(format_value(row.values[f"{key}_accounts"], "count"), num),
+                pdf_paragraph(format_value(row.values[f"{key}_yuan"], YUAN_FMT), num),
             ]
         line += [
-            _p(format_value(row.values["accounts"], "count"), num),
-            _p(format_value(row.values["yuan"], YUAN_FMT), num),
+            pdf_paragraph(format_value(row.values["accounts"], "count"), num),
+            pdf_paragraph(format_value(row.values["yuan"], YUAN_FMT), num),
         ]
         rows.append(line)
     first = 52 * mm
@@ -132,18 +134,24 @@ def _build(figures: Figures) -> bytes:
 
     # Left: 95% by district; right: the chain and arrears protection.
     districts = figures.discount_districts_table
-    left_rows = [[_p(_("District"), small), _p(_("Accounts benefited"), num), _p(_("Yuan saved"), num)]]
+    left_rows = [
+        [
+            pdf_paragraph(_("District"), small),
+            pdf_paragraph(_("Accounts benefited"), num),
+            pdf_paragraph(_("Yuan saved"), num),
+        ]
+    ]
     for row in [*districts.rows, districts.footer]:
         left_rows.append(
             [
-                _p(row.label, small),
-                _p(format_value(row.values["accounts"], "count"), num),
-                _p(format_value(row.values["yuan"], YUAN_FMT), num),
+                pdf_paragraph(row.label, small),
+                pdf_paragraph(format_value(row.values["accounts"], "count"), num),
+                pdf_paragraph(format_value(row.values["yuan"], YUAN_FMT), num),
             ]
         )
     left_width = width * 0.42
     left = [
-        _p(_("95 percent settlement by district"), head),
+        pdf_paragraph(_("95 percent settlement by district"), head),
         _table(left_rows, [left_width * 0.4, left_width * 0.25, left_width * 0.35]),
     ]
 
@@ -151,31 +159,31 @@ def _build(figures: Figures) -> bytes:
     right_width = width * 0.55
     chain_rows = [
         [
-            _p(_("Level"), small),
-            _p(_("Applications waiting"), num),
-            _p(_("Applications overdue"), num),
-            _p(_("Lists waiting"), num),
-            _p(_("Median time (hours)"), num),
+            pdf_paragraph(_("Level"), small),
+            pdf_paragraph(_("Applications waiting"), num),
+            pdf_paragraph(_("Applications overdue"), num),
+            pdf_paragraph(_("Lists waiting"), num),
+            pdf_paragraph(_("Median time (hours)"), num),
         ]
     ]
     for row in [*chain.rows, chain.footer]:
         chain_rows.append(
             [
-                _p(row.label, small),
-                _p(format_value(row.values.get("applications"), "count"), num),
-                _p(format_value(row.values.get("overdue_applications"), "count"), num),
-                _p(format_value(row.values.get("lists"), "count"), num),
-                _p(format_value(row.values.get("median_hours"), "hours"), num),
+                pdf_paragraph(row.label, small),
+                pdf_paragraph(format_value(row.values.get("applications"), "count"), num),
+                pdf_paragraph(format_value(row.values.get("overdue_applications"), "count"), num),
+                pdf_paragraph(format_value(row.values.get("lists"), "count"), num),
+                pdf_paragraph(format_value(row.values.get("median_hours"), "hours"), num),
             ]
         )
     arrears = {
         m: figures.figure(m) for m in (StatsMetric.PROTECTED, StatsMetric.IN_ARREARS, StatsMetric.LATE_FEE_WAIVER)
     }
     right = [
-        _p(_("Chain health"), head),
+        pdf_paragraph(_("Chain health"), head),
         _table(chain_rows, [right_width * 0.36] + [right_width * 0.16] * 4),
         Spacer(1, 2 * mm),
-        _p(
+        pdf_paragraph(
             _(
                 "Arrears protection: %(protected)s protected accounts billed, %(in_arrears)s of them in arrears "
                 "carrying %(arrears)s yuan; late fees waived %(waived)s yuan."
@@ -193,7 +201,7 @@ def _build(figures: Figures) -> bytes:
     columns.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
     story += [columns, Spacer(1, 2 * mm)]
     story.append(
-        _p(
+        pdf_paragraph(
             _(
                 "Every figure equals the sum of the ledger entries it stands for, to the fen. Accounts benefited: "
                 "distinct accounts with relief in the month. 万户 = accounts ÷ 10,000; 万元 = yuan ÷ 10,000; "
