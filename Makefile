@@ -38,6 +38,7 @@ check: venv
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 messages: venv
 	$(PY) manage.py makemessages -l zh_Hans --ignore=$(VENV) --ignore=var

@@ -123,13 +123,6 @@ class Account(models.Model):
     def __str__(self) -> str:
         return f"{self.account_no} {self.name}"
 
-    @property
-    def eligible_discount(self) -> bool:
-        """Eligible for the 95% measure by programme.md M1, as the ``discount-2020`` row says (billing.rules)."""
-        from .rules import discount_rules
-
-        return discount_rules().admits(self)
-
 
 class TariffComponent(models.TextChoices):
     ENERGY_FLAT = "energy_flat", _("Energy, flat period")
@@ -280,12 +273,6 @@ class Policy(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    def window_periods(self) -> list[dt.date]:
-        """Every billing month (first day) inside the policy's windows, in order (``billing.rules``)."""
-        from .rules import PolicyRules
-
-        return PolicyRules.of(self).months
 
 
 class CauseType(models.TextChoices):

@@ -32,6 +32,8 @@ from django.db import connection, transaction
 from django.db.models import F, Max, Sum
 from django.utils import timezone
 
+from portal.queue import enqueue_or_log
+
 from . import engine
 from .models import (
     Account,
@@ -376,10 +378,7 @@ def chunk_stats_run(*, chunk_id: int) -> bool:
 
 def chunk_stats_enqueue(*, chunk_id: int) -> None:
     """Queue a chunk's summary refresh; if the broker is down, log it — the stats sweep queues it later."""
-    from .services import enqueue_or_log
-    from .tasks import posting_chunk_stats
-
-    enqueue_or_log(posting_chunk_stats, chunk_id, what=f"the summary refresh of chunk {chunk_id}")
+    enqueue_or_log("billing.posting_chunk_stats", chunk_id, what=f"the summary refresh of chunk {chunk_id}")
 
 
 def chunks_stats_pending(*, older_than: dt.datetime | None = None) -> list[int]:

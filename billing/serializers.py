@@ -88,7 +88,7 @@ class CustomerSerializer(serializers.ModelSerializer):
     def get_eligible_discount(self, account: Account) -> bool:
         # Annotated by the view from the policy row (billing.selectors.with_eligible): no query of its own.
         eligible = getattr(account, "eligible", None)
-        return account.eligible_discount if eligible is None else bool(eligible)
+        return rules.discount_rules().admits(account) if eligible is None else bool(eligible)
 
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_protected(self, account: Account) -> bool:

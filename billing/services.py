@@ -8,16 +8,15 @@ leaves the job pending for the sweep).
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Iterable
 from decimal import Decimal
 
 from django.db import transaction
 
+from portal.queue import enqueue_or_log
+
 from .models import CauseType, Grant, GrantKind, PostingJob
 from .rules import DISCOUNT_POLICY, TWO_PART_POLICY  # noqa: F401 - re-exported (workflow.effects, workflow.demo)
-
-log = logging.getLogger(__name__)
 
 
 def _job_for(cause_type: str, cause_id: int) -> PostingJob:
@@ -26,22 +25,9 @@ def _job_for(cause_type: str, cause_id: int) -> PostingJob:
     return job
 
 
-def enqueue_or_log(task, *args, what: str) -> None:
-    """``task.delay(*args)``; if the broker is down, log it — a sweep queues the work later.
-
-    Called after commit: the broker being down must never undo or fail what committed.
-    """
-    try:
-        task.delay(*args)
-    except Exception:
-        log.warning("could not enqueue %s; the sweep will retry", what, exc_info=True)
-
-
 def job_enqueue(*, job_id: int) -> None:
     """Hand a job to the workers; if the broker is down, log it — the sweep enqueues it later."""
-    from .tasks import posting_job_run
-
-    enqueue_or_log(posting_job_run, job_id, what=f"posting job {job_id}")
+    enqueue_or_log("billing.posting_job_run", job_id, what=f"posting job {job_id}")
 
 
 def grant_discount(*, policy_code: str, cause_id: int, account_ids: Iterable[int]) -> PostingJob:
@@ -134,12 +120,5 @@ def job_for_new_bills() -> PostingJob:
 def stats_refresh_after_commit() -> None:
     """After an import: rebuild the summary rows in the background (arrears move with new bills)."""
 
-    def enqueue():
-        from .tasks import stats_refresh_all
-
-        try:
-            stats_refresh_all.delay()
-        except Exception:  # broker down: `manage.py refresh_stats` or the next import catches up
-            log.warning("could not enqueue the statistics refresh", exc_info=True)
-
-    transaction.on_commit(enqueue)
+    # Broker down: `manage.py refresh_stats` or the next import catches up.
+    transaction.on_commit(lambda: enqueue_or_log("billing.stats_refresh_all", what="the statistics refresh"))

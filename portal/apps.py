@@ -38,6 +38,7 @@ class PortalConfig(AppConfig):
         from django.contrib.auth.signals import user_login_failed
         from django.core.signals import request_finished
 
+        from . import tasks  # noqa: F401 - registered with Celery (portal.queue queues them by name)
         from .observability import login_failed, request_id_clear
 
         user_login_failed.connect(login_failed, dispatch_uid="portal-login-failed")

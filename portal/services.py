@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from .models import District, Heartbeat, User
+from .queue import task_named
 from .roles import DISTRICT_ROLES, ROLE_PERMISSIONS, Role
 
 
@@ -89,12 +90,10 @@ def staff_upsert(
 
 def heartbeat_send() -> Heartbeat:
     """Write a heartbeat row and, once it is committed, ask a worker to stamp it."""
-    from .tasks import heartbeat_record
-
     with transaction.atomic():
         beat = Heartbeat.objects.create()
         # After commit: a worker that looks before the commit would not find the row.
-        transaction.on_commit(lambda: heartbeat_record.delay(beat.pk))
+        transaction.on_commit(lambda: task_named("portal.heartbeat_record").delay(beat.pk))
     return beat
 
 

@@ -57,6 +57,26 @@ def _english_outside_requests():
         yield
 
 
+def _reference_data_load() -> None:
+    """Districts, industries, demo tariffs, policies and role groups, where a flush removed them."""
+    from billing.models import Industry, Policy, Tariff
+    from billing.policies import load_policies
+    from billing.reference import load_demo_tariffs, load_industries
+    from portal.models import District
+    from portal.reference import DISTRICTS, load_districts
+    from portal.services import roles_ensure_groups
+
+    if District.objects.count() != len(DISTRICTS):
+        load_districts()
+    if not Industry.objects.exists():
+        load_industries()
+    if not Tariff.objects.exists():
+        load_demo_tariffs()
+    if not Policy.objects.exists():
+        load_policies()
+    roles_ensure_groups()
+
+
 @pytest.fixture(autouse=True)
 def _reference_data(request):
     """Transactional tests (live server, worker) flush the database at teardown, removing the rows
@@ -67,9 +87,7 @@ def _reference_data(request):
     )
     if transactional:
         request.getfixturevalue("transactional_db")
-        from portal.reference import reference_data_load
-
-        reference_data_load()
+        _reference_data_load()
 
 
 @pytest.fixture

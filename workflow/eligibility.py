@@ -26,6 +26,7 @@ from billing.models import Account, Bill, Policy, PolicyKind
 from billing.rules import REFUSED_CATEGORY, REFUSED_DIVISION, PolicyRules
 from portal.errors import Conflict
 from portal.models import District
+from portal.queue import task_named
 from portal.roles import Role
 
 from .chain import State
@@ -289,10 +290,8 @@ def prescreen_start(*, policy_code: str, by) -> PrescreenRun:
 
 
 def _prescreen_enqueue(run_id: int) -> None:
-    from .tasks import prescreen_run as task
-
     try:
-        task.delay(run_id)
+        task_named("workflow.prescreen_run").delay(run_id)
     except Exception as exc:  # broker down: say so on the page rather than wait for ever
         log.warning("could not enqueue pre-screen run %s", run_id, exc_info=True)
         PrescreenRun.objects.filter(pk=run_id, state=PrescreenRunState.QUEUED).update(

@@ -16,6 +16,7 @@ from django.utils import translation
 
 from billing.imports import ImportFailed, import_bills, import_customers
 from billing.models import Account, Bill, Category
+from billing.rules import discount_rules
 
 pytestmark = pytest.mark.django_db
 
@@ -110,8 +111,8 @@ def test_high_energy_is_decided_by_the_industry_code(customers):
     high_energy = dict(Account.objects.values_list("industry_code", "high_energy"))
 
     assert high_energy == {"2611": True, "4430": True, "2770": False, "0610": False, "": False}
-    assert not Account.objects.get(industry_code="4430").eligible_discount
-    assert Account.objects.get(industry_code="2770").eligible_discount
+    assert not discount_rules().admits(Account.objects.get(industry_code="4430"))
+    assert discount_rules().admits(Account.objects.get(industry_code="2770"))
 
 
 def test_bills_import_as_decimals(customers, tmp_path):

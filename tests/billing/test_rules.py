@@ -70,7 +70,7 @@ def test_m1_in_python_the_orm_and_in_the_database_agree(mixed, extra_division):
     assert (division_13.pk in expected) is (extra_division is None)
     assert terms.refusal(mixed[1]) == rules.REFUSED_DIVISION
     assert terms.refusal(mixed[4]) == rules.REFUSED_CATEGORY
-    assert division_13.eligible_discount is (extra_division is None)
+    assert rules.discount_rules().admits(division_13) is (extra_division is None)
 
 
 @pytest.mark.postgres

@@ -22,6 +22,7 @@ from billing import posting_sql, services
 from billing.models import LedgerEntry, Policy
 from billing.policy_rules import policy_update
 from billing.posting import job_run_inline
+from billing.rules import discount_rules
 from portal.roles import Role
 from tests.factories import AccountFactory, BillFactory
 from workflow.eligibility import eligibility_prescreen, forecast_compute
@@ -89,7 +90,7 @@ def _assert_posted_by_the_edited_rule(accounts) -> None:
 @pytest.mark.django_db
 def test_the_shipped_rows_admit_division_13_and_december(accounts):
     """The starting point: without the edit the account of division 13 is eligible everywhere."""
-    assert accounts["food"].eligible_discount is True
+    assert discount_rules().admits(accounts["food"]) is True
     eligibility_prescreen(policy_code="discount-2020")
     assert accounts["food"].account_no in _on_list(_nangang_list())
     with override_settings(PORTAL_POSTING_SQL=False):
@@ -120,7 +121,7 @@ def test_editing_the_policy_row_changes_every_decision(accounts, client, make_st
 
     # The model's rule, the account page (badge and reason), the list's filter and the API.
     food.refresh_from_db()
-    assert food.eligible_discount is False and food.high_energy is False  # not high-energy, yet excluded
+    assert discount_rules().admits(food) is False and food.high_energy is False  # not high-energy, yet excluded
     client.force_login(make_staff(Role.MANAGER))
     page = client.get(reverse("billing:account-detail", args=[food.account_no]))
     assert page.context["account"].eligible is False
