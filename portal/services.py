@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.contrib.auth import password_validation
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -79,6 +80,12 @@ def staff_upsert(
     user.is_staff = Role.ADMIN in roles
     user.is_active = True
     if password is not None:
+        # The portal's password rules (AUTH_PASSWORD_VALIDATORS: 12+ characters, not common, not
+        # like the user name, not all digits), as for the admin's forms. Refused: nothing is written.
+        try:
+            password_validation.validate_password(password, user)
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from exc
         user.set_password(password)
     elif created:
         user.set_unusable_password()

@@ -65,3 +65,32 @@ def test_manager_sees_all_districts(password_file):
 @pytest.mark.django_db
 def test_nine_districts_exist(districts):
     assert set(districts) == {"道里", "南岗", "道外", "香坊", "平房", "松北", "呼兰", "阿城", "双城"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("password", "rule"),
+    [
+        ("Sh0rt-pass", "12"),  # 10 characters
+        ("password1234", "common"),
+        ("zhaoliu-2020", "similar"),
+        ("314159265358979", "numeric"),
+    ],
+)
+def test_add_staff_refuses_a_password_the_rules_refuse_and_writes_nothing(tmp_path, password, rule):
+    from django.utils import translation
+
+    path = tmp_path / "pw.txt"
+    path.write_text(password + "\n", encoding="utf-8")
+    with translation.override("en"), pytest.raises(CommandError) as raised:
+        call_command("add_staff", "zhaoliu", "--role", "manager", "--password-file", str(path))
+    assert raised.value.returncode == 2
+    message = str(raised.value)
+    assert message.startswith("--password-file:")
+    assert {
+        "12": "at least 12 characters",
+        "common": "too common",
+        "similar": "too similar",
+        "numeric": "entirely numeric",
+    }[rule] in message
+    assert not User.objects.filter(username="zhaoliu").exists()

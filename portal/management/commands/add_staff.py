@@ -36,8 +36,10 @@ class Command(BaseCommand):
             district_obj = district_by_name(district) if district else None
             user, created = staff_upsert(username=username, roles=role, district=district_obj, password=password)
         except ValidationError as exc:
-            msgs = "; ".join(f"--{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
-            raise CommandError(msgs) from exc
+            # A refusal by the portal's rules (interfaces.md: exit 2, nothing written).
+            options = {"password": "password-file"}
+            msgs = "; ".join(f"--{options.get(k, k)}: {' '.join(v)}" for k, v in exc.message_dict.items())
+            raise CommandError(msgs, returncode=2) from exc
         verb = "created" if created else "updated"
         where = f" in {user.district.name}" if user.district else ""
         self.stdout.write(f"{verb} {user.username}: {', '.join(sorted(role))}{where}")
