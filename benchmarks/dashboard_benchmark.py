@@ -231,7 +231,7 @@ REASON_CODES = ("not_eligible", "incomplete", "verification_failed", "wrong_data
 
 
 def build_staff(districts: list) -> dict:
-    from portal.services import staff_upsert
+    from organisation.services import staff_upsert
 
     def person(username, roles, district=None):
         return staff_upsert(username=username, roles=roles, district=district, password=None)[0]
@@ -363,7 +363,7 @@ def build_applications(n: int, staff: dict, batch: int = 5000) -> int:
     from django.db import transaction
 
     from billing.models import Account
-    from portal.models import District
+    from organisation.models import District
     from workflow.models import Application, Decision
 
     rng = random.Random(SEED + 2)
@@ -454,7 +454,7 @@ def build(accounts: int, applications: int, rebuild: bool, staff_fn) -> dict:
     """The whole data set (reused when it is there at this size). Returns the staff."""
     from django.db import transaction
 
-    from portal.models import District
+    from organisation.models import District
     from workflow.models import Application
 
     districts = list(District.objects.order_by("sort_order", "code"))

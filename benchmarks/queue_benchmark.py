@@ -108,7 +108,7 @@ def build_accounts(n: int, districts: list) -> None:
 
 def build_staff(districts: list) -> dict:
     """One clerk and one district reviewer per district, each city role once, and a two-role person."""
-    from portal.services import staff_upsert
+    from organisation.services import staff_upsert
 
     def person(username, roles, district=None):
         return staff_upsert(username=username, roles=roles, district=district, password=None)[0]
@@ -387,7 +387,7 @@ def main() -> None:
     from django.db import connection
     from django.utils import translation
 
-    from portal.models import District
+    from organisation.models import District
 
     common.refuse_sqlite("or pass --allow-sqlite", allowed=args.allow_sqlite)
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from portal.admin_site import HistoryViewOnlyMixin, ReadOnlyAdmin, ServiceRefusalMixin
+from organisation.admin_site import HistoryViewOnlyMixin, ReadOnlyAdmin, ServiceRefusalMixin
 
 from . import policy_rules, tariffs
 from .models import Account, Bill, LedgerEntry, Policy, PostingJob, Tariff, period_label

@@ -1,6 +1,6 @@
 """Billing endpoints of the API (interfaces.md §2): an account, its bills, the ledger.
 
-All are scoped to the caller's district (portal.scoping). An account outside it answers 404,
+All are scoped to the caller's district (organisation.scoping). An account outside it answers 404,
 exactly as an unknown one does, and so does a malformed account number in the path. The ledger is
 a filtered list: ``?account_no=`` of an account outside the district gives no entries (200, an
 empty page), exactly as an unknown account does; a malformed one or an unknown ``cause_type`` is a
@@ -18,7 +18,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from portal.api import (
+from organisation.api import (
     FIELD_ERRORS,
     NOT_ALLOWED,
     NOT_LOGGED_IN,
@@ -27,7 +27,7 @@ from portal.api import (
     PortalExceptionMixin,
     require_perms,
 )
-from portal.scoping import scope_to_user
+from organisation.scoping import scope_to_user
 
 from . import ledger
 from .models import Account, LedgerEntry

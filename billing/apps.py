@@ -8,7 +8,7 @@ class BillingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import rules, tasks  # noqa: F401 - tasks: registered with Celery (portal.queue queues them by name)
+        from . import rules, tasks  # noqa: F401 - tasks: registered with Celery (organisation.queue queues them by name)
 
         # The policy rows are read once per request or task (billing.rules).
         rules.connect_signals()

@@ -26,7 +26,7 @@ from .reference import demo_rate
 
 DEFAULT_SEED = 2020
 DEFAULT_ACCOUNTS = 5000
-# Same names and order as portal/migrations/0002_districts.py; load_demo passes the database's list.
+# Same names and order as organisation/migrations/0002_districts.py; load_demo passes the database's list.
 DEFAULT_DISTRICTS = ("道里", "南岗", "道外", "香坊", "平房", "松北", "呼兰", "阿城", "双城")
 PERIODS = tuple(dt.date(2020, month, 1) for month in range(1, 13))
 

@@ -11,7 +11,7 @@ from django import forms
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from portal.models import District
+from organisation.models import District
 
 from .models import Category
 from .selectors import account_list_filter_eligible

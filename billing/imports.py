@@ -53,7 +53,7 @@ from billing.models import (
     PriorityRole,
 )
 from billing.services import job_for_new_bills, stats_refresh_after_commit
-from portal.models import District
+from organisation.models import District
 
 # How many errors a failed import lists before "… and N more".
 MAX_REPORTED_ERRORS = 20

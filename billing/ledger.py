@@ -34,7 +34,7 @@ from django.db.models.functions import Coalesce
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
-from portal.scoping import scope_to_user
+from organisation.scoping import scope_to_user
 
 from . import engine
 from .models import MONEY, Account, Bill, CauseType, Grant, LedgerEntry, LedgerKind, period_label

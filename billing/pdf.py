@@ -21,7 +21,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from portal.templatetags.portal_tags import money
+from organisation.templatetags.portal_tags import money
 
 from .ledger import BillStatement
 from .models import LedgerKind

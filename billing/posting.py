@@ -32,7 +32,7 @@ from django.db import connection, transaction
 from django.db.models import F, Max, Sum
 from django.utils import timezone
 
-from portal.queue import enqueue_or_log
+from organisation.queue import enqueue_or_log
 
 from . import engine
 from .models import (

@@ -1,6 +1,6 @@
 """Reads of accounts and bills for the pages (and anything else that needs them).
 
-Every queryset here is scoped to the user with ``portal.scoping.scope_to_user``: a clerk or
+Every queryset here is scoped to the user with ``organisation.scoping.scope_to_user``: a clerk or
 district reviewer never gets another district's rows, whichever page asks.
 """
 
@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from django.db.models import BooleanField, ExpressionWrapper, QuerySet
 
-from portal.scoping import scope_to_user
+from organisation.scoping import scope_to_user
 
 from . import rules
 from .models import Account, Bill, JobState, PostingJob

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from portal.queue import enqueue_or_log
+from organisation.queue import enqueue_or_log
 
 from .models import CauseType, Grant, GrantKind, PostingJob
 from .rules import DISCOUNT_POLICY, TWO_PART_POLICY  # noqa: F401 - re-exported (workflow.effects, workflow.demo)

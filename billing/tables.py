@@ -7,7 +7,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django_tables2.paginators import LazyPaginator
 
-from portal.templatetags.portal_tags import money, quantity
+from organisation.templatetags.portal_tags import money, quantity
 
 from .models import Account
 

@@ -1,7 +1,7 @@
 """The managers' dashboard (docs/dashboard.md): ``/dashboard/…`` and ``GET /api/v1/stats/``.
 
 It reads billing and workflow only through their stats and selectors (``billing.stats``,
-``workflow.stats``) and the organisation layer (``portal.models``, ``portal.roles``). Its modules,
+``workflow.stats``) and the organisation layer (``organisation.models``, ``organisation.roles``). Its modules,
 from the bottom up (each imports only modules listed before it):
 
 * ``measures`` — what is counted: the measures, category columns, state groups, ``Figure``;

@@ -9,7 +9,7 @@ Amounts are decimal strings in yuan (``"11083.34"``); every figure comes with it
 ``accounts_wan`` (万户 = accounts / 10⁴), ``amount_wan`` (万元) and ``amount_yi`` (亿元 = yuan / 10⁸),
 2 decimals rounded half up.
 
-The view derives from ``portal.api.PortalAPIView`` and uses its error bodies for the schema: the
+The view derives from ``organisation.api.PortalAPIView`` and uses its error bodies for the schema: the
 API's shared base (error mapping, base view), which billing's and workflow's API views use too.
 """
 
@@ -24,7 +24,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from billing.models import Category, StatsMetric, period_label
-from portal.api import FIELD_ERRORS, NOT_ALLOWED, NOT_LOGGED_IN, PortalAPIView
+from organisation.api import FIELD_ERRORS, NOT_ALLOWED, NOT_LOGGED_IN, PortalAPIView
 
 from .figures import Figures
 from .filters import dashboard_district, parse_period

@@ -16,7 +16,7 @@ from django_tables2.paginators import LazyPaginator
 
 from billing import stats as billing_stats
 from billing.models import Category, StatsMetric
-from portal.models import District
+from organisation.models import District
 from workflow import stats as workflow_stats
 from workflow.chain import Action, Level, ReasonCode, State
 from workflow.models import ApplicationKind, Channel

@@ -25,8 +25,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from billing.models import Category, period_label
-from portal.models import District
-from portal.roles import Role
+from organisation.models import District
+from organisation.roles import Role
 
 PERIOD_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])\Z")
 

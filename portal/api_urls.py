@@ -12,10 +12,9 @@ from rest_framework.permissions import IsAuthenticated
 
 from billing import api as billing_api
 from dashboard import api as dashboard_api
+from organisation import api
 from workflow import api as workflow_api
 from workflow import views as workflow_views
-
-from . import api
 
 app_name = "api"
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
 
-from .roles import Role
+from organisation.roles import Role
 
 # The roles that work the approval chain's queues (programme.md §3).
 CHAIN_ROLES = {Role.CLERK, Role.DISTRICT_REVIEWER, Role.CITY_REVIEWER, Role.DEPARTMENT_HEAD, Role.LEADER}

@@ -27,7 +27,7 @@ from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
 auth_log = logging.getLogger("portal.auth")
-task_log = logging.getLogger("portal.tasks")
+task_log = logging.getLogger("organisation.tasks")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 #: The id of the request being served in this thread (None outside a request).

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views import i18n
 from django.views.generic import TemplateView
 
-from .roles import DISTRICT_ROLES, Role
+from organisation.roles import DISTRICT_ROLES, Role
 
 
 @dataclass(frozen=True)

@@ -62,9 +62,9 @@ def _reference_data_load() -> None:
     from billing.models import Industry, Policy, Tariff
     from billing.policies import load_policies
     from billing.reference import load_demo_tariffs, load_industries
-    from portal.models import District
-    from portal.reference import DISTRICTS, load_districts
-    from portal.services import roles_ensure_groups
+    from organisation.models import District
+    from organisation.reference import DISTRICTS, load_districts
+    from organisation.services import roles_ensure_groups
 
     if District.objects.count() != len(DISTRICTS):
         load_districts()
@@ -92,7 +92,7 @@ def _reference_data(request):
 
 @pytest.fixture
 def districts(db):
-    from portal.models import District
+    from organisation.models import District
 
     return {d.name: d for d in District.objects.all()}
 
@@ -272,7 +272,7 @@ def throwaway_redis(tmp_path):
 def admin_user(make_staff):
     """A member of staff with the admin role (not a superuser): pytest-django's fixture of this name
     is a superuser, who passes checks the admin role must pass by its own permissions."""
-    from portal.roles import Role
+    from organisation.roles import Role
 
     return make_staff(Role.ADMIN, username="sysadmin")
 

@@ -10,8 +10,8 @@ from django.contrib.auth.models import Group
 
 from billing.industry import is_high_energy
 from billing.models import Account, Bill, Category
-from portal.models import District, User
-from portal.services import roles_ensure_groups
+from organisation.models import District, User
+from organisation.services import roles_ensure_groups
 
 
 def district(name: str) -> District:

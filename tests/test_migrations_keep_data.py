@@ -150,7 +150,7 @@ def test_every_row_survives_the_migrations_since(start):
         assert apps.get_model(label, name).objects.count() == count, (label, name)
 
     from billing.models import Account, Bill, LedgerEntry
-    from portal.models import User
+    from organisation.models import User
     from workflow.models import Application, Decision
 
     for pk, (username, first_name) in written["users"].items():

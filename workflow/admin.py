@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from portal.admin_site import ReadOnlyAdmin
+from organisation.admin_site import ReadOnlyAdmin
 
 from .models import Decision
 

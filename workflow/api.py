@@ -3,7 +3,7 @@
 Every read goes through ``workflow.selectors`` (scoped to the caller's district, a fixed number of
 queries whatever an item's history); every write calls a service, whose refusals the portal's
 exception handler maps: Django ``ValidationError`` → 400 by field, ``PermissionDenied`` → 403 with
-the reason, ``portal.errors.Conflict`` → 409 with the current state (``{"detail", "state"}``).
+the reason, ``organisation.errors.Conflict`` → 409 with the current state (``{"detail", "state"}``).
 
 Decisions recorded in the schema:
 
@@ -30,7 +30,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from portal.api import (
+from organisation.api import (
     FIELD_ERRORS,
     NOT_ALLOWED,
     NOT_FOUND,
@@ -40,7 +40,7 @@ from portal.api import (
     PortalAPIView,
     PortalExceptionMixin,
 )
-from portal.scoping import scope_to_user
+from organisation.scoping import scope_to_user
 
 from . import chain, selectors
 from .chain import Action, Level, State
@@ -69,7 +69,7 @@ ACTION_PARAMETER = OpenApiParameter(
     enum=list(selectors.PERSON_ACTIONS),
     description="The action to take; any other value answers 404.",
 )
-# The 409 body of portal.api.exception_handler for portal.errors.Conflict: the message and the state.
+# The 409 body of organisation.api.exception_handler for organisation.errors.Conflict: the message and the state.
 CONFLICT = OpenApiResponse(
     inline_serializer(
         "StateConflict",

@@ -10,7 +10,7 @@ def _settle_when_posted(sender, *, job_id, cause_type, cause_id, **kwargs):
     """billing finished a job (after commit): settle the item it was for."""
     if not cause_type:
         return
-    from portal.queue import enqueue_or_log
+    from organisation.queue import enqueue_or_log
 
     # Broker down: the settle sweep does it later.
     enqueue_or_log("workflow.item_settle", cause_type, cause_id, what=f"settlement of {cause_type} {cause_id}")
@@ -37,7 +37,7 @@ class WorkflowConfig(AppConfig):
     def ready(self) -> None:
         from billing.signals import policy_in_use, posting_job_done
 
-        from . import tasks  # noqa: F401 - registered with Celery (portal.queue queues them by name)
+        from . import tasks  # noqa: F401 - registered with Celery (organisation.queue queues them by name)
 
         posting_job_done.connect(_settle_when_posted, dispatch_uid="workflow-settle-when-posted")
         policy_in_use.connect(_approved_lists_of_policy, dispatch_uid="workflow-approved-lists-of-policy")

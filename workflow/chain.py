@@ -10,7 +10,7 @@ from django.db import models
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from portal.roles import Role
+from organisation.roles import Role
 
 
 class State(models.TextChoices):

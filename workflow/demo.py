@@ -37,8 +37,8 @@ from django.db.models import Count
 from billing.models import Account, BasicChargeMethod, Bill, Category, LedgerEntry, PostingJob
 from billing.posting import job_run_inline
 from billing.services import DISCOUNT_POLICY
-from portal.models import District, User
-from portal.roles import Role
+from organisation.models import District, User
+from organisation.roles import Role
 
 from .chain import Action, State
 from .effects import cause_of

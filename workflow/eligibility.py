@@ -24,10 +24,10 @@ from django.utils.translation import gettext as _
 from billing.engine import line_discount, round_fen
 from billing.models import Account, Bill, Policy, PolicyKind
 from billing.rules import REFUSED_CATEGORY, REFUSED_DIVISION, PolicyRules
-from portal.errors import Conflict
-from portal.models import District
-from portal.queue import task_named
-from portal.roles import Role
+from organisation.errors import Conflict
+from organisation.models import District
+from organisation.queue import task_named
+from organisation.roles import Role
 
 from .chain import State
 from .models import EligibilityEntry, EligibilityList, EntrySource, PrescreenRun, PrescreenRunState

@@ -10,7 +10,7 @@ import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from portal.models import District
+from organisation.models import District
 
 from .models import ApplicationKind, Channel
 from .queues import filter_min_age

@@ -2,7 +2,7 @@
 
 Report level 1 is the clerk's drafts, report level 2 the district reviewer's ``pending_district``,
 approval levels 1–3 the city roles' ``pending_city`` / ``pending_head`` / ``pending_leader``.
-Clerks and district reviewers see their own district only (``portal.scoping``). Every row is
+Clerks and district reviewers see their own district only (``organisation.scoping``). Every row is
 annotated with its age in the level (from ``state_changed_at``) and whether it is overdue against
 ``settings.PORTAL_LEVEL_LIMIT_DAYS[level]``; the querysets join what the queue tables show, so a
 page costs one query whatever its size.
@@ -18,7 +18,7 @@ from django.db.models import BooleanField, Count, DurationField, ExpressionWrapp
 from django.db.models.fields import DateTimeField
 from django.utils import timezone
 
-from portal.scoping import scope_to_user
+from organisation.scoping import scope_to_user
 
 from .chain import LEVEL_OF_STATE, ROLE_OF_LEVEL, Level, State
 from .models import Application, EligibilityList

@@ -1,6 +1,6 @@
 """Reads of applications and eligibility lists for the API (and anything else that needs them).
 
-Every queryset is scoped to the user with ``portal.scoping.scope_to_user`` on ``district``: a clerk
+Every queryset is scoped to the user with ``organisation.scoping.scope_to_user`` on ``district``: a clerk
 or district reviewer never gets another district's items, and someone without a role gets none.
 Each one fetches what a representation shows in a fixed number of queries, whatever the length of
 an item's history (decisions and their actors, proxy, verification, scans are joined or prefetched).
@@ -12,7 +12,7 @@ from django.db.models import Count, F, IntegerField, Min, OuterRef, Prefetch, Qu
 from django.db.models.functions import Coalesce
 from django_fsm import can_proceed
 
-from portal.scoping import scope_to_user
+from organisation.scoping import scope_to_user
 
 from . import chain
 from .chain import State

@@ -21,8 +21,8 @@ from django.utils.translation import gettext_noop
 from django_fsm import ConcurrentTransition, can_proceed, has_transition_perm
 
 from billing.models import Account
-from portal.errors import Conflict
-from portal.scoping import scope_to_user
+from organisation.errors import Conflict
+from organisation.scoping import scope_to_user
 
 from . import chain
 from .chain import Action, Level, State

@@ -3,7 +3,7 @@
 Thin views: reads come from ``workflow.selectors`` / ``workflow.queues`` (scoped to the user's
 district: an item outside it answers 404), writes go through the services. A service's refusal
 never becomes a 500: ``ValidationError`` is shown beside the field (forms) or as a message naming
-the field (actions), ``PermissionDenied`` as a message with its reason, ``portal.errors.Conflict``
+the field (actions), ``PermissionDenied`` as a message with its reason, ``organisation.errors.Conflict``
 as a "changed meanwhile" message.
 """
 
@@ -29,10 +29,10 @@ from billing.engine import to_wan
 from billing.selectors import posting_job_for, posting_job_status
 from billing.serializers import PostingJobSerializer
 from billing.tables import BoundedLazyPaginator
-from portal.api import READ_ERRORS, PortalAPIView
-from portal.errors import Conflict
-from portal.roles import Role
-from portal.scoping import scope_to_user
+from organisation.api import READ_ERRORS, PortalAPIView
+from organisation.errors import Conflict
+from organisation.roles import Role
+from organisation.scoping import scope_to_user
 
 from . import chain, selectors
 from .chain import Action, ReasonCode, State

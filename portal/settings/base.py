@@ -24,7 +24,7 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
 INSTALLED_APPS = [
-    "portal.apps.PortalAdminConfig",
+    "organisation.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -40,10 +40,12 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "portal",
+    # The organisation app keeps the app label "portal" (organisation/apps.py); "portal" below is the shell.
+    "organisation",
     "workflow",
     "billing",
     "dashboard",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -173,7 +175,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "portal.api.exception_handler",
+    "EXCEPTION_HANDLER": "organisation.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Relief portal API",

@@ -16,8 +16,8 @@ from billing.models import LedgerEntry, Policy, PostingJob, Tariff
 from billing.policy_rules import MONEY_FIELDS, policy_change_errors
 from billing.posting import job_run_inline
 from billing.tariffs import tariff_add, tariff_is_used
-from portal.models import User
-from portal.roles import Role
+from organisation.models import User
+from organisation.roles import Role
 from tests.factories import AccountFactory, BillFactory, EligibilityListFactory
 from workflow.chain import State
 from workflow.models import Decision

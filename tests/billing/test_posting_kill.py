@@ -38,7 +38,7 @@ from billing.models import (
     PostingJob,
 )
 from billing.tasks import posting_chunk_run, posting_job_run, posting_sweep
-from portal.models import District
+from organisation.models import District
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.celery, pytest.mark.django_db(transaction=True)]
 

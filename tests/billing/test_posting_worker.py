@@ -10,7 +10,7 @@ from django.test import override_settings
 
 from billing import stats
 from billing.models import JobState, LedgerEntry, PostingChunk, PostingJob, StatsMonth
-from portal.roles import Role
+from organisation.roles import Role
 from tests.factories import AccountFactory, BillFactory, EligibilityListFactory
 from workflow.chain import Action, State
 from workflow.models import EligibilityEntry, EligibilityList

@@ -28,7 +28,7 @@ from billing.posting import job_run_inline
 from dashboard.exports import csv_text, xlsx_bytes
 from dashboard.figures import Figures
 from dashboard.measures import MEASURES
-from portal.roles import Role
+from organisation.roles import Role
 from tests.factories import AccountFactory, ApplicationFactory, BillFactory, EligibilityListFactory
 from workflow.chain import Action, State
 from workflow.models import EligibilityEntry

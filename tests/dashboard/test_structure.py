@@ -31,7 +31,7 @@ PORTAL_MAY_IMPORT_DASHBOARD = {"portal.urls", "portal.api_urls"}
 # What dashboard may import from the other apps: the reads (stats, selectors), models for their
 # choices (never querysets: see test_dashboard_queries_no_other_apps_models), the M11 unit
 # functions (billing.engine.to_wan/to_yi), the Chinese PDF helpers, the chain's vocabulary, and the
-# organisation layer (portal's models, roles, scoping). portal.api is the API's shared base (error
+# organisation layer (portal's models, roles, scoping). organisation.api is the API's shared base (error
 # mapping, base view, error bodies of the schema) that billing's and workflow's API views use too:
 # allowed until it moves to the organisation layer with models/roles/scoping.
 DASHBOARD_MAY_IMPORT = {
@@ -44,10 +44,10 @@ DASHBOARD_MAY_IMPORT = {
     "workflow.selectors",
     "workflow.models",
     "workflow.chain",
-    "portal.models",
-    "portal.roles",
-    "portal.scoping",
-    "portal.api",
+    "organisation.models",
+    "organisation.roles",
+    "organisation.scoping",
+    "organisation.api",
 }
 
 

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from billing.models import Policy
-from portal.roles import Role
+from organisation.roles import Role
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 
 from billing import services, stats
 from billing.posting import job_run_inline
-from portal.roles import Role
+from organisation.roles import Role
 from tests.factories import AccountFactory, BillFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from portal.roles import Role
+from organisation.roles import Role
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -14,7 +14,7 @@ from drf_spectacular.validation import validate_schema
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient, APIRequestFactory
 
-from portal.api import Conflict, PortalAPIView
+from organisation.api import Conflict, PortalAPIView
 from tests.factories import AccountFactory
 
 TOKEN_URL = "/api/v1/auth/token/"

@@ -6,8 +6,8 @@ import pytest
 from django.core.management import call_command
 from django.db import transaction
 
-from portal.models import Heartbeat
-from portal.services import heartbeat_send
+from organisation.models import Heartbeat
+from organisation.services import heartbeat_send
 
 pytestmark = [pytest.mark.redis, pytest.mark.celery, pytest.mark.postgres]
 

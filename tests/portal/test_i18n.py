@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils import translation
 
 from billing.models import Account, Category, PriorityRole
-from portal.roles import Role
+from organisation.roles import Role
 from tests.factories import AccountFactory
 
 PO_PATH = settings.BASE_DIR / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"

@@ -269,10 +269,10 @@ def test_a_failing_task_is_logged_with_its_name_id_and_item(db, caplog, monkeypa
         raise RuntimeError("settlement broke")
 
     monkeypatch.setattr(services, "item_settle", broken)
-    caplog.set_level(logging.ERROR, logger="portal.tasks")
+    caplog.set_level(logging.ERROR, logger="organisation.tasks")
     result = item_settle.apply(args=("eligibility_list", 42))
     assert result.failed()
-    [record] = [r for r in caplog.records if r.name == "portal.tasks"]
+    [record] = [r for r in caplog.records if r.name == "organisation.tasks"]
     message = record.getMessage()
     assert "workflow.item_settle" in message and result.id in message
     assert "eligibility_list 42" in message and "RuntimeError: settlement broke" in message
@@ -283,9 +283,9 @@ def test_a_failing_task_is_logged_with_its_name_id_and_item(db, caplog, monkeypa
 def test_a_task_that_succeeds_logs_no_failure(db, caplog):
     from workflow.tasks import item_settle
 
-    caplog.set_level(logging.ERROR, logger="portal.tasks")
+    caplog.set_level(logging.ERROR, logger="organisation.tasks")
     assert item_settle.apply(args=("eligibility_list", 42)).successful()
-    assert not [r for r in caplog.records if r.name == "portal.tasks"]
+    assert not [r for r in caplog.records if r.name == "organisation.tasks"]
 
 
 def test_a_failed_posting_job_is_logged_with_its_cause(db, caplog):
@@ -315,7 +315,7 @@ def test_a_real_worker_logs_json_lines_and_names_the_failed_item(celery_worker_f
     # A malformed message: the id is not a number, the task fails at once (no retries).
     sent = app.send_task("workflow.item_settle", args=("application", "not-an-id"))
     deadline = time.monotonic() + 30
-    while b'"portal.tasks"' not in worker.log.read_bytes():
+    while b'"organisation.tasks"' not in worker.log.read_bytes():
         assert time.monotonic() < deadline, worker.log.read_text(errors="replace")[-3000:]
         time.sleep(0.2)
     worker.stop()
@@ -325,7 +325,7 @@ def test_a_real_worker_logs_json_lines_and_names_the_failed_item(celery_worker_f
     assert not [line for line in lines if re.match(r"\[\d{4}-\d\d-\d\d [\d:,]+: [A-Z]+/", line)]
     records = [json.loads(line) for line in lines if line.startswith("{")]
     assert any(r["message"].endswith(" ready.") for r in records)
-    [failure] = [r for r in records if r["name"] == "portal.tasks"]
+    [failure] = [r for r in records if r["name"] == "organisation.tasks"]
     assert failure["task_name"] == "workflow.item_settle" and failure["task_id"] == sent.id
     assert failure["item"] == "application not-an-id"
     assert "ValueError" in failure["error"]

@@ -19,7 +19,7 @@ from django.urls.exceptions import Resolver404
 from django.utils.html import escape
 from django.utils.regex_helper import normalize
 
-from portal.roles import Role
+from organisation.roles import Role
 from tests.factories import AccountFactory
 
 PASSWORD = "demo-pass-123"  # tests.factories.StaffFactory

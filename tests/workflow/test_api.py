@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.utils import translation
 from rest_framework.test import APIClient
 
-from portal.roles import Role
+from organisation.roles import Role
 from tests.factories import AccountFactory, ApplicationFactory, BillFactory
 from workflow.chain import Action, State
 from workflow.eligibility import eligibility_prescreen

@@ -18,7 +18,7 @@ from django.db import DatabaseError, connection, models
 from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import isolate_apps
 
-from portal.roles import Role
+from organisation.roles import Role
 from tests.factories import ApplicationFactory, EligibilityListFactory
 from workflow.chain import Action, ReasonCode, State
 from workflow.models import Application, Decision, EligibilityList

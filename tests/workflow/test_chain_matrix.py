@@ -5,8 +5,8 @@ import itertools
 import pytest
 from django.core.exceptions import PermissionDenied
 
-from portal.errors import Conflict
-from portal.roles import Role
+from organisation.errors import Conflict
+from organisation.roles import Role
 from tests.factories import ApplicationFactory, EligibilityListFactory
 from workflow.chain import Action, State
 from workflow.models import Decision

@@ -17,8 +17,8 @@ from django.urls import reverse
 from django.utils import translation
 from rest_framework.test import APIClient
 
-from portal.errors import Conflict
-from portal.roles import Role
+from organisation.errors import Conflict
+from organisation.roles import Role
 from tests.factories import AccountFactory, ApplicationFactory
 from workflow import chain
 from workflow.chain import Action, Level, ReasonCode, State

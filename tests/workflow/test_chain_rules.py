@@ -8,8 +8,8 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 
-from portal.errors import Conflict
-from portal.roles import Role
+from organisation.errors import Conflict
+from organisation.roles import Role
 from tests.factories import AccountFactory, ApplicationFactory
 from workflow.chain import Action, Level, State
 from workflow.models import Decision

@@ -20,8 +20,8 @@ from billing.industry import is_high_energy
 from billing.models import Account, Bill, Category, LedgerEntry, Policy, PostingJob, StatsMonth
 from billing.rules import PolicyRules
 from billing.stats import stats_check
-from portal.models import District, User
-from portal.roles import Role
+from organisation.models import District, User
+from organisation.roles import Role
 from workflow.chain import LEVEL_OF_STATE, ROLE_OF_LEVEL, Action, Level, State
 from workflow.eligibility import COMPONENT_FIELDS
 from workflow.models import Application, Decision, EligibilityList, Verification

@@ -5,8 +5,8 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
 
-from portal.errors import Conflict
-from portal.roles import Role
+from organisation.errors import Conflict
+from organisation.roles import Role
 from tests.factories import AccountFactory, BillFactory
 from workflow.chain import Action, State
 from workflow.eligibility import eligibility_entry_change, eligibility_prescreen

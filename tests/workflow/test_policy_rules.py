@@ -23,7 +23,7 @@ from billing.models import LedgerEntry, Policy
 from billing.policy_rules import policy_update
 from billing.posting import job_run_inline
 from billing.rules import discount_rules
-from portal.roles import Role
+from organisation.roles import Role
 from tests.factories import AccountFactory, BillFactory
 from workflow.eligibility import eligibility_prescreen, forecast_compute
 from workflow.models import EligibilityList

@@ -25,8 +25,8 @@ from django.db import transaction
 
 from billing.demo import DEFAULT_ACCOUNTS, DEFAULT_SEED, generate
 from billing.reference import load_demo_tariffs, load_industries
-from portal.models import District, User
-from portal.services import staff_upsert
+from organisation.models import District, User
+from organisation.services import staff_upsert
 from workflow.demo import DEMO_PASSWORD, DemoStaff, chain_seed, demo_chain_counts, demo_staff
 
 

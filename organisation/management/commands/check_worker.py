@@ -4,8 +4,8 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.models import Heartbeat
-from portal.services import heartbeat_send
+from organisation.models import Heartbeat
+from organisation.services import heartbeat_send
 
 
 class Command(BaseCommand):

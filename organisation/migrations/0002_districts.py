@@ -3,7 +3,7 @@ from django.db import migrations
 
 def create_districts(apps, schema_editor):
     # The nine districts of Harbin (programme.md §2).
-    from portal.reference import load_districts
+    from organisation.reference import load_districts
 
     load_districts(model=apps.get_model("portal", "District"))
 

@@ -33,7 +33,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from portal.errors import Conflict as DomainConflict
+from organisation.errors import Conflict as DomainConflict
 
 
 class Conflict(exceptions.APIException):

@@ -5,8 +5,8 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from portal.roles import Role
-from portal.services import district_by_name, staff_upsert
+from organisation.roles import Role
+from organisation.services import district_by_name, staff_upsert
 
 
 class Command(BaseCommand):

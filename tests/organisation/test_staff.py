@@ -1,7 +1,7 @@
 import pytest
 from django.core.management import CommandError, call_command
 
-from portal.models import User
+from organisation.models import User
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@ from django.db import migrations
 
 
 def populate(apps, schema_editor):
-    from portal.history import history_populate
+    from organisation.history import history_populate
 
     history_populate(apps.get_model("portal", "User"), apps.get_model("portal", "HistoricalUser"))
 

@@ -1,8 +1,8 @@
 """Administration of staff and districts (docs/admin.md).
 
 Staff are never deleted (a person may have decided something): they are disabled. Roles are
-chosen among ``portal.roles.Role`` and kept as groups; the rules for roles and districts are
-``portal.services.staff_roles_validate``, the same as ``add_staff``'s.
+chosen among ``organisation.roles.Role`` and kept as groups; the rules for roles and districts are
+``organisation.services.staff_roles_validate``, the same as ``add_staff``'s.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from .models import District, User
 from .roles import Role
 from .services import staff_roles_set, staff_roles_validate
 
-# Roles are kept in code (portal.roles) and rebuilt after every migrate: no editing of groups here.
+# Roles are kept in code (organisation.roles) and rebuilt after every migrate: no editing of groups here.
 if admin.site.is_registered(Group):
     admin.site.unregister(Group)
 

@@ -6,8 +6,8 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from portal.models import District, User
-from portal.roles import ROLE_PERMISSIONS, Role
+from organisation.models import District, User
+from organisation.roles import ROLE_PERMISSIONS, Role
 from tests.factories import AccountFactory
 
 PASSWORD = "demo-pass-123"  # tests.factories.StaffFactory
