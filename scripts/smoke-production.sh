@@ -195,7 +195,7 @@ DATABASE_URL="$restored" "${manage[@]}" migrate --check >/dev/null
 DATABASE_URL="$restored" "${manage[@]}" export_ledger >"$work/ledger-restored.csv"
 [ "$(wc -l <"$work/ledger-original.csv")" -gt 1 ] || { echo "the ledger is empty"; exit 1; }
 cmp "$work/ledger-original.csv" "$work/ledger-restored.csv" || { echo "the restored ledger differs"; exit 1; }
-counts='from portal.models import User; from billing.models import Account, Bill, LedgerEntry; from workflow.models import Decision; print(User.objects.count(), Account.objects.count(), Bill.objects.count(), LedgerEntry.objects.count(), Decision.objects.count())'
+counts='from organisation.models import User; from billing.models import Account, Bill, LedgerEntry; from workflow.models import Decision; print(User.objects.count(), Account.objects.count(), Bill.objects.count(), LedgerEntry.objects.count(), Decision.objects.count())'
 original=$("${manage[@]}" shell --no-imports -c "$counts")
 copy=$(DATABASE_URL="$restored" "${manage[@]}" shell --no-imports -c "$counts")
 [ "$original" = "$copy" ] || { echo "row counts differ after restore: $original vs $copy"; exit 1; }
